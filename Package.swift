@@ -1,0 +1,72 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Linux only: portreserve is a systemd daemon and links libsystemd.
+let package = Package(
+    name: "portreserve",
+    products: [
+        .executable(name: "portreserve", targets: ["portreserve"]),
+        .executable(name: "portrelease", targets: ["portrelease"]),
+        .library(name: "Systemd", targets: ["Systemd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // libsystemd's sd-daemon.h and sd-journal.h, nothing else.
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        // The one place where raw C calls are retried on EINTR and turned into Swift errors.
+        .target(name: "SystemCalls"),
+        // A reusable wrapper of the service manager's API; it knows nothing about ports.
+        .target(
+            name: "Systemd",
+            dependencies: [
+                "CSystemd", "SystemCalls",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Configuration, reservations, the request protocol and the daemon loop. Never parses arguments.
+        .target(
+            name: "PortReserveCore",
+            dependencies: [
+                "Systemd", "SystemCalls",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "portreserve",
+            dependencies: [
+                "PortReserveCore", "Systemd",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "portrelease",
+            dependencies: [
+                "PortReserveCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // A helper the Systemd tests run under systemd-socket-activate and in a private mount namespace.
+        .executableTarget(
+            name: "systemd-probe",
+            dependencies: ["Systemd", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/SystemdProbe"
+        ),
+        // Temporary directories, subprocesses and the built products' location, for every test target.
+        .target(name: "TestSupport", dependencies: ["SystemCalls"], path: "Tests/TestSupport"),
+        .testTarget(name: "SystemdTests", dependencies: ["Systemd", "SystemCalls", "TestSupport", "systemd-probe"]),
+        .testTarget(name: "PortReserveCoreTests", dependencies: ["PortReserveCore", "Systemd", "TestSupport"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["portreserve", "portrelease", "PortReserveCore", "TestSupport"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+// The daemon core: configuration, reservations, the request protocol and the daemon loop.

@@ -1,0 +1,33 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Closes a descriptor once. `close(2)` must not be retried on EINTR on Linux: the descriptor is
+/// gone either way, and a retry could close a descriptor another thread has just been given.
+public func closeDescriptor(_ fd: CInt) {
+    _ = Glibc.close(fd)
+}
+
+/// Sets `FD_CLOEXEC` so that programs we start never inherit the descriptor. Wraps `fcntl(2)`.
+public func setCloseOnExec(_ fd: CInt) throws(SystemError) {
+    let flags = try retryingInterrupts("fcntl(F_GETFD)", subject: "fd \(fd)") { fcntl(fd, F_GETFD) }
+    if flags & FD_CLOEXEC == 0 {
+        _ = try retryingInterrupts("fcntl(F_SETFD)", subject: "fd \(fd)") { fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+    }
+}
+
+/// Turns on `O_NONBLOCK`, for sockets that a poll loop drains. Wraps `fcntl(2)`.
+public func setNonBlocking(_ fd: CInt) throws(SystemError) {
+    let flags = try retryingInterrupts("fcntl(F_GETFL)", subject: "fd \(fd)") { fcntl(fd, F_GETFL) }
+    if flags & O_NONBLOCK == 0 {
+        _ = try retryingInterrupts("fcntl(F_SETFL)", subject: "fd \(fd)") { fcntl(fd, F_SETFL, flags | O_NONBLOCK) }
+    }
+}
+
+/// The environment variable `name`, or nil. Wraps `getenv(3)`.
+public func environmentValue(_ name: String) -> String? {
+    guard let value = getenv(name) else { return nil }
+    return String(cString: value)
+}
