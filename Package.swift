@@ -20,8 +20,10 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        // eventfd and signalfd, which Glibc's Swift module does not export.
+        .systemLibrary(name: "CLinux"),
         // The one place where raw C calls are retried on EINTR and turned into Swift errors.
-        .target(name: "SystemCalls"),
+        .target(name: "SystemCalls", dependencies: ["CLinux"]),
         // A reusable wrapper of the service manager's API; it knows nothing about ports.
         .target(
             name: "Systemd",
@@ -49,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "portrelease",
             dependencies: [
-                "PortReserveCore",
+                "PortReserveCore", "SystemCalls",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -31,3 +31,18 @@ public func environmentValue(_ name: String) -> String? {
     guard let value = getenv(name) else { return nil }
     return String(cString: value)
 }
+
+/// Writes `text` to `fd` (stderr by default) with as few write(2) calls as it takes, so lines from
+/// several processes or threads do not interleave. Errors are dropped: there is nowhere left to report them.
+public func writeAll(_ text: String, to fd: CInt = 2) {
+    var bytes = Array(text.utf8)
+    bytes.withUnsafeMutableBytes { buffer in
+        var offset = 0
+        while offset < buffer.count {
+            let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { return }
+            offset += written
+        }
+    }
+}

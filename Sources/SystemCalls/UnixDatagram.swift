@@ -63,6 +63,14 @@ public struct ReceivedDatagram: Sendable {
     public var credentials: PeerCredentials?
     /// Descriptors passed with SCM_RIGHTS; the receiver owns them.
     public var descriptors: [CInt]
+
+    public init(payload: [UInt8], truncated: Bool = false, sender: UnixAddress, credentials: PeerCredentials?, descriptors: [CInt] = []) {
+        self.payload = payload
+        self.truncated = truncated
+        self.sender = sender
+        self.credentials = credentials
+        self.descriptors = descriptors
+    }
 }
 
 /// A new Unix datagram socket with close-on-exec set. Wraps `socket(2)`.
@@ -106,7 +114,7 @@ public func enablePassCredentials(_ fd: CInt) throws(SystemError) {
 
 /// Sends one datagram, to `address` or, when nil, to the connected peer. Wraps `sendto(2)`.
 public func sendDatagram(
-    _ fd: CInt, _ payload: [UInt8], to address: UnixAddress? = nil, descriptors: [CInt] = []
+    _ fd: CInt, _ payload: [UInt8], to address: UnixAddress? = nil, descriptors: [CInt] = [], nonBlocking: Bool = false
 ) throws(SystemError) {
     let subject = address?.description ?? "fd \(fd)"
     var message = msghdr()
@@ -129,7 +137,7 @@ public func sendDatagram(
                     message.msg_name = UnsafeMutableRawPointer(mutating: name)
                     message.msg_namelen = length
                     while true {
-                        let result = sendmsg(fd, &message, CInt(MSG_NOSIGNAL))
+                        let result = sendmsg(fd, &message, CInt(MSG_NOSIGNAL) | (nonBlocking ? CInt(MSG_DONTWAIT) : 0))
                         if result == -1 && errno == EINTR { continue }
                         return result
                     }

@@ -114,16 +114,6 @@ public struct JournalLogHandler: LogHandler {
     }
 
     private func writeToStandardError(_ event: LogEvent, _ metadata: Logger.Metadata) {
-        // One write(2) per line, so lines from several threads never interleave.
-        var bytes = Array(line(for: event, metadata: metadata).utf8)
-        bytes.append(UInt8(ascii: "\n"))
-        bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                guard let written = try? retryingInterrupts("write", { write(2, buffer.baseAddress! + offset, buffer.count - offset) }),
-                      written > 0 else { return }
-                offset += written
-            }
-        }
+        writeAll(line(for: event, metadata: metadata) + "\n")
     }
 }

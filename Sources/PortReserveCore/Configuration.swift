@@ -1,0 +1,122 @@
+/// One line of a configuration file that names ports.
+public struct ConfiguredEntry: Equatable, Sendable {
+    /// 1-based, as editors count.
+    public let line: Int
+    /// The line as written, without surrounding whitespace and comment.
+    public let text: String
+    public let ports: [PortKey]
+}
+
+/// One file of the configuration: the file's name is the service name `portrelease` uses.
+public struct ServiceConfiguration: Equatable, Sendable {
+    public let name: String
+    public let file: String
+    public let entries: [ConfiguredEntry]
+
+    /// Every port the service reserves, each once, in order.
+    public var ports: [PortKey] {
+        var seen = Set<PortKey>()
+        return entries.flatMap(\.ports).filter { seen.insert($0).inserted }
+    }
+}
+
+/// A problem in the configuration, reported as `FILE:LINE: message` (or `FILE: message` for the
+/// whole file) and skipped: the rest of the configuration still counts.
+public struct ConfigurationProblem: Equatable, Sendable, CustomStringConvertible {
+    public let file: String
+    public let line: Int?
+    public let message: String
+
+    public var description: String {
+        line.map { "\(file):\($0): \(message)" } ?? "\(file): \(message)"
+    }
+}
+
+/// What the configuration directories say, after overrides and masks.
+public struct Configuration: Equatable, Sendable {
+    /// Sorted by name.
+    public let services: [ServiceConfiguration]
+    public let problems: [ConfigurationProblem]
+}
+
+/// Reads the configuration directories with the original's rules (a file per service, names with
+/// `.` or `~` ignored) and the drop-in rules of tmpfiles.d: the first directory that has a name
+/// wins, and an empty file or a link to /dev/null there masks the others.
+public struct ConfigurationLoader: Sendable {
+    /// The administrator's directory, then the vendor's.
+    public static let defaultDirectories = ["/etc/portreserve", "/usr/lib/portreserve"]
+
+    public let directories: [String]
+    public let servicesDatabase: ServicesDatabase
+
+    public init(directories: [String] = defaultDirectories, servicesDatabase: ServicesDatabase = .system) {
+        self.directories = directories
+        self.servicesDatabase = servicesDatabase
+    }
+
+    public func load() -> Configuration {
+        var problems: [ConfigurationProblem] = []
+        var chosen: [String: String] = [:]  // service name -> file path, first directory wins
+        for directory in directories {
+            let names: [String]
+            switch ConfigurationFiles.list(directory) {
+            case .success(let listed): names = listed
+            case .failure(let error):
+                problems.append(ConfigurationProblem(file: directory, line: nil, message: "cannot read directory: \(error.reason)"))
+                continue
+            }
+            for name in names where chosen[name] == nil {
+                let path = directory + "/" + name
+                if let why = Self.unusableName(name) {
+                    problems.append(ConfigurationProblem(file: path, line: nil, message: why))
+                    continue
+                }
+                chosen[name] = path
+            }
+        }
+        var services: [ServiceConfiguration] = []
+        for (name, path) in chosen.sorted(by: { $0.key < $1.key }) {
+            switch ConfigurationFiles.read(path) {
+            case .masked:
+                continue
+            case .unreadable(let message):
+                problems.append(ConfigurationProblem(file: path, line: nil, message: message))
+            case .contents(let bytes):
+                let (entries, lineProblems) = parse(bytes, file: path)
+                problems += lineProblems
+                services.append(ServiceConfiguration(name: name, file: path, entries: entries))
+            }
+        }
+        return Configuration(services: services, problems: problems)
+    }
+
+    /// The entries of one file, and a problem for each line that names no port.
+    public func parse(_ bytes: [UInt8], file: String) -> ([ConfiguredEntry], [ConfigurationProblem]) {
+        var entries: [ConfiguredEntry] = []
+        var problems: [ConfigurationProblem] = []
+        var lineNumber = 0
+        for rawLine in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            lineNumber += 1
+            guard let line = String(validating: rawLine, as: UTF8.self) else {
+                problems.append(ConfigurationProblem(file: file, line: lineNumber, message: "not valid UTF-8"))
+                continue
+            }
+            switch EntryParser.parse(line, servicesDatabase: servicesDatabase) {
+            case .blank: continue
+            case .ports(let text, let ports): entries.append(ConfiguredEntry(line: lineNumber, text: text, ports: ports))
+            case .invalid(let message): problems.append(ConfigurationProblem(file: file, line: lineNumber, message: message))
+            }
+        }
+        return (entries, problems)
+    }
+
+    /// Why a file name cannot be a service name, or nil when it can. Names with `.` or `~` never
+    /// get here: they are backups and packaging leftovers, ignored as the original did.
+    static func unusableName(_ name: String) -> String? {
+        if name == "*" { return "ignored: \"*\" means every service in a release request" }
+        if name.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }) {
+            return "ignored: a service name cannot contain spaces or control characters"
+        }
+        return nil
+    }
+}

@@ -1,0 +1,67 @@
+import SystemCalls
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The file-system side of configuration loading, kept apart so the parser only sees bytes.
+enum ConfigurationFiles {
+    enum Contents: Equatable {
+        case contents([UInt8])
+        /// An empty file or a link to /dev/null: hides a file of the same name in a later directory.
+        case masked
+        case unreadable(String)
+    }
+
+    /// Configuration files are small; anything larger is a mistake, not a configuration.
+    static let maximumSize = 16 << 20
+
+    /// The names in `directory` that may be service files (no `.`, no `~`), sorted. A missing
+    /// directory is empty, since the vendor directory usually does not exist.
+    static func list(_ directory: String) -> Swift.Result<[String], SystemError> {
+        guard let handle = opendir(directory) else {
+            if errno == ENOENT || errno == ENOTDIR { return .success([]) }
+            return .failure(SystemError(call: "opendir", subject: directory, errno: errno))
+        }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name.contains(".") || name.contains("~") { continue }
+            names.append(name)
+        }
+        return .success(names.sorted())
+    }
+
+    static func read(_ path: String) -> Contents {
+        var target = [CChar](repeating: 0, count: 64)
+        let linkLength = readlink(path, &target, target.count - 1)
+        if linkLength > 0,
+           String(decoding: target.prefix(linkLength).map { UInt8(bitPattern: $0) }, as: UTF8.self) == "/dev/null" {
+            return .masked
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        if fd < 0 { return .unreadable("cannot open: \(SystemError(call: "open", errno: errno).reason)") }
+        defer { closeDescriptor(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return .unreadable("cannot stat: \(SystemError(call: "fstat", errno: errno).reason)") }
+        if info.st_mode & S_IFMT == S_IFDIR { return .unreadable("ignored: a directory, not a file") }
+        guard info.st_mode & S_IFMT == S_IFREG else { return .unreadable("ignored: not a regular file") }
+        if info.st_size == 0 { return .masked }
+        guard info.st_size <= maximumSize else { return .unreadable("ignored: larger than \(maximumSize >> 20) MiB") }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var filled = 0
+        while filled < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { buffer in
+                Glibc.read(fd, buffer.baseAddress! + filled, buffer.count - filled)
+            }
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 { return .unreadable("cannot read: \(SystemError(call: "read", errno: errno).reason)") }
+            if count == 0 { break }
+            filled += count
+        }
+        return .contents(Array(bytes.prefix(filled)))
+    }
+}

@@ -1,0 +1,92 @@
+import SystemCalls
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a request to the daemon ended.
+public enum ControlOutcome<Answer> {
+    /// No daemon: no socket file, or nobody bound to it. For a release that means the port is free.
+    case noDaemon
+    case answered(Answer)
+    /// The daemon answered that the request was wrong.
+    case rejected(String)
+    /// A daemon is there but did not answer in time.
+    case timedOut
+}
+
+/// The client side of the control socket, used by `portrelease` and `portreserve status`.
+///
+/// It binds an autobound abstract address, so the daemon can answer it and no file is left behind,
+/// sends one request, and waits for the answer until `timeout`.
+public struct ControlClient: Sendable {
+    public let socketPath: String
+    public let timeoutSeconds: Double
+
+    public init(socketPath: String, timeoutSeconds: Double) {
+        self.socketPath = socketPath
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    /// Releases `names` and returns once the daemon has closed their sockets.
+    public func release(_ names: [String]) throws(SystemError) -> ControlOutcome<[(String, ReleaseReply)]> {
+        switch try exchange(.release(names), until: { _ in true }) {
+        case .noDaemon: return .noDaemon
+        case .timedOut: return .timedOut
+        case .rejected(let message): return .rejected(message)
+        case .answered(let replies):
+            switch RequestCodec.decodeReleaseReply(replies[0]) {
+            case .success(let results): return .answered(results)
+            case .failure(let error): return .rejected(error.message)
+            }
+        }
+    }
+
+    /// The daemon's status datagrams, all of them, in order.
+    public func statusDatagrams() throws(SystemError) -> ControlOutcome<[[UInt8]]> {
+        let last = Array((RequestCodec.prefix + "status end\n").utf8)
+        return try exchange(.status, until: { $0.starts(with: last) })
+    }
+
+    private func exchange(
+        _ request: Request, until isLast: ([UInt8]) -> Bool
+    ) throws(SystemError) -> ControlOutcome<[[UInt8]]> {
+        let fd = try makeUnixDatagramSocket()
+        defer { closeDescriptor(fd) }
+        try bindUnix(fd, to: UnixAddress(pathBytes: []))
+        var deadline = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &deadline)
+        let end = Double(deadline.tv_sec) + Double(deadline.tv_nsec) / 1e9 + timeoutSeconds
+        do {
+            try sendDatagram(fd, RequestCodec.encode(request), to: UnixAddress(path: socketPath), nonBlocking: true)
+        } catch where [ENOENT, ECONNREFUSED, ENOTDIR].contains(error.errno) {
+            return .noDaemon
+        } catch where error.errno == EAGAIN {
+            return .timedOut  // the daemon's queue is full: it is there but not answering
+        }
+        var answers: [[UInt8]] = []
+        let errorHeader = Array((RequestCodec.prefix + "error\n").utf8)
+        while true {
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            let remaining = end - (Double(now.tv_sec) + Double(now.tv_nsec) / 1e9)
+            if remaining <= 0 { return .timedOut }
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = try retryingInterrupts("poll") { poll(&poller, 1, CInt(min(remaining * 1000 + 1, 86_400_000))) }
+            if ready == 0 { continue }
+            guard let datagram = try receiveDatagram(fd, capacity: StatusCodec.chunkSize * 2, wait: false) else { continue }
+            if datagram.payload.starts(with: errorHeader) {
+                return .rejected(String(decoding: datagram.payload.dropFirst(errorHeader.count), as: UTF8.self)
+                    .trimmingCharacters(in: "\n"))
+            }
+            answers.append(datagram.payload)
+            if isLast(datagram.payload) { return .answered(answers) }
+        }
+    }
+}
+
+extension String {
+    func trimmingCharacters(in character: Character) -> String {
+        String(drop(while: { $0 == character }).reversed().drop(while: { $0 == character }).reversed())
+    }
+}

@@ -1,0 +1,225 @@
+import Logging
+import SystemCalls
+import Systemd
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where the daemon reads its configuration and keeps its record.
+public struct DaemonSettings: Sendable {
+    public var configuration: ConfigurationLoader
+    public var releasedRecord: ReleasedRecord
+    /// nil: IPv4 and IPv6, or IPv4 alone where the kernel has no IPv6.
+    public var families: [AddressFamily]?
+
+    public init(configuration: ConfigurationLoader, releasedRecord: ReleasedRecord, families: [AddressFamily]? = nil) {
+        self.configuration = configuration
+        self.releasedRecord = releasedRecord
+        self.families = families
+    }
+}
+
+/// The daemon's decisions: what to reserve, what a request may do, what to answer and what to tell
+/// systemd and the journal. It has no loop and no socket of its own, so tests drive it directly;
+/// `DaemonLoop` feeds it datagrams.
+public final class Daemon {
+    private let settings: DaemonSettings
+    private let serviceManager: ServiceManaging
+    private let logger: Logger
+    public private(set) var table: ReservationTable
+
+    public init(settings: DaemonSettings, serviceManager: ServiceManaging, logger: Logger) {
+        self.settings = settings
+        self.serviceManager = serviceManager
+        self.logger = logger
+        self.table = ReservationTable(families: [])
+    }
+
+    /// Nothing is held any more: the daemon's work is done.
+    public var isFinished: Bool { table.heldSocketCount == 0 }
+
+    /// Reads the configuration, binds every port, and only then tells systemd it is ready.
+    public func start() {
+        let families = settings.families ?? (InternetSockets.kernelHasIPv6() ? [.ipv4, .ipv6] : [.ipv4])
+        if !families.contains(.ipv6) && settings.families == nil {
+            logger.notice("this kernel has no IPv6: reserving IPv4 ports only")
+        }
+        table = ReservationTable(families: families)
+        let configuration = settings.configuration.load()
+        for problem in configuration.problems {
+            logger.warning("\(problem)", metadata: [
+                "MESSAGE_ID": "\(MessageID.configurationProblem)", "PORTRESERVE_FILE": "\(problem.file)",
+                "PORTRESERVE_LINE": "\(problem.line.map(String.init) ?? "")",
+            ])
+        }
+        let released = settings.releasedRecord.load()
+        let socketsNeeded = Set(configuration.services.flatMap(\.ports)).count * families.count
+        ResourceLimits.ensureDescriptors(socketsNeeded + 64, logger: logger)
+        var failures: [String] = []
+        for service in configuration.services {
+            if released.contains(service.name) {
+                table.addReleased(service)
+                logger.info("\(service.name) was released earlier in this boot: not reserving it again",
+                            metadata: fields(service.name))
+                continue
+            }
+            for event in table.add(service) { log(event, failures: &failures) }
+        }
+        if !failures.isEmpty {
+            logger.error("could not hold \(failures.count) sockets: \(failures.prefix(5).joined(separator: ", "))\(failures.count > 5 ? ", ..." : "")",
+                         metadata: ["MESSAGE_ID": "\(MessageID.notHeld)"])
+        }
+        let summary = table.summary()
+        logger.info("ready: \(statusText)", metadata: [
+            "MESSAGE_ID": "\(MessageID.ready)", "PORTRESERVE_PORTS": "\(summary.ports)",
+            "PORTRESERVE_SERVICES": "\(summary.services)", "PORTRESERVE_CONFLICTS": "\(summary.conflicts)",
+        ])
+        serviceManager.notify([.ready, .status(statusText)])
+    }
+
+    /// "Holding 4 ports for 2 services, 1 conflicts", for STATUS= and the journal.
+    public var statusText: String {
+        let summary = table.summary()
+        return "Holding \(summary.ports) ports for \(summary.services) services, \(summary.conflicts) conflicts"
+    }
+
+    /// Acts on one datagram and returns the datagrams to send back to its sender (none for legacy
+    /// requests, whose senders never read).
+    public func handle(_ datagram: ReceivedDatagram) -> [[UInt8]] {
+        datagram.descriptors.forEach(closeDescriptor)  // nobody may plant descriptors on us
+        let sender = Requester(datagram.credentials)
+        switch RequestCodec.decode(datagram.payload, truncated: datagram.truncated) {
+        case .failure(let error):
+            logger.warning("bad request from \(sender): \(error)", metadata: sender.fields.merging(
+                ["MESSAGE_ID": "\(MessageID.badRequest)"]) { $1 })
+            return datagram.sender.isUnnamed ? [] : [RequestCodec.encodeError(error)]
+        case .success(.status):
+            return StatusCodec.encode(
+                summary: { let s = table.summary(); return .init(ports: s.ports, services: s.services, conflicts: s.conflicts) }(),
+                rows: table.status())
+        case .success(.legacyRelease(let name)):
+            _ = release([name], from: sender)
+            return []
+        case .success(.release(let names)):
+            return [RequestCodec.encodeReleaseReply(release(names, from: sender))]
+        }
+    }
+
+    /// Closes everything on shutdown.
+    public func stop(reason: String) {
+        serviceManager.notify([.stopping, .status("Stopping: \(reason)")])
+        table.closeAll()
+        logger.info("stopping: \(reason)", metadata: ["MESSAGE_ID": "\(MessageID.stopping)"])
+    }
+
+    private func release(_ requested: [String], from sender: Requester) -> [(String, ReleaseReply)] {
+        guard sender.uid == 0 else {
+            let why = "only root may release ports (sender uid \(sender.uid.map(String.init) ?? "unknown"))"
+            for name in requested {
+                logger.warning("refused to release \(name) for \(sender): \(why)", metadata: fields(name).merging(
+                    sender.fields.merging(["MESSAGE_ID": "\(MessageID.refused)"]) { $1 }) { $1 })
+            }
+            return requested.map { ($0, .refused(why)) }
+        }
+        let names = requested.contains("*") ? table.serviceNames : requested
+        // Recorded before closing: a crash in between must not hand the ports back at restart.
+        let toRecord = names.filter { table.isReleased($0) == false }
+        do { try settings.releasedRecord.append(toRecord) } catch {
+            logger.warning("cannot record released services in \(settings.releasedRecord.path): \(error)")
+        }
+        var replies: [(String, ReleaseReply)] = []
+        for name in names {
+            let result = table.release(name)
+            switch result {
+            case .released(let ports):
+                replies.append((name, .released(ports)))
+                var metadata = fields(name).merging(sender.fields) { $1 }
+                metadata["MESSAGE_ID"] = "\(MessageID.released)"
+                metadata["PORTRESERVE_PORT"] = .array(ports.map { "\($0.port)" })
+                metadata["PORTRESERVE_PROTOCOL"] = .array(ports.map { "\($0.transport.rawValue)" })
+                logger.info("released \(name) (\(ports.map(\.description).joined(separator: " "))) for \(sender)", metadata: metadata)
+            case .alreadyReleased:
+                replies.append((name, .alreadyReleased))
+                logger.debug("\(name) was already released", metadata: fields(name))
+            case .unknown:
+                replies.append((name, .unknown))
+                logger.info("nothing is reserved under the name \(name) (asked by \(sender))", metadata: fields(name).merging(sender.fields) { $1 })
+            }
+        }
+        serviceManager.notify([.status(statusText)])
+        return replies
+    }
+
+    private func log(_ event: ReservationEvent, failures: inout [String]) {
+        switch event {
+        case .reserved(let service, let key, let families):
+            var metadata = fields(service, key)
+            metadata["MESSAGE_ID"] = "\(MessageID.reserved)"
+            metadata["PORTRESERVE_FAMILY"] = .array(families.map { "\($0.rawValue)" })
+            logger.info("reserved \(key) (\(families.map(\.rawValue).joined(separator: ", "))) for \(service)", metadata: metadata)
+        case .shared(let service, let key, let other):
+            logger.info("\(key) of \(service) is already held for \(other): shared", metadata: fields(service, key))
+        case .conflict(let service, let key, let family, let error, let holder):
+            var metadata = fields(service, key)
+            metadata["MESSAGE_ID"] = "\(MessageID.conflict)"
+            metadata["PORTRESERVE_FAMILY"] = "\(family.rawValue)"
+            if let holder { metadata["PORTRESERVE_HOLDER"] = "\(holder)" }
+            logger.warning("conflict: cannot reserve \(InternetSockets.describe(key, family)) for \(service): \(error.reason)\(holder.map { ", held by " + $0 } ?? "")",
+                           metadata: metadata)
+        case .failed(let service, let key, let family, let error):
+            failures.append("\(InternetSockets.describe(key, family)) for \(service) (\(error.reason))")
+            var metadata = fields(service, key)
+            metadata["MESSAGE_ID"] = "\(MessageID.notHeld)"
+            metadata["PORTRESERVE_FAMILY"] = "\(family.rawValue)"
+            logger.debug("cannot hold \(InternetSockets.describe(key, family)) for \(service): \(error)", metadata: metadata)
+        }
+    }
+
+    private func fields(_ service: String, _ key: PortKey? = nil) -> Logger.Metadata {
+        var metadata: Logger.Metadata = ["PORTRESERVE_SERVICE": "\(service)"]
+        if let key {
+            metadata["PORTRESERVE_PORT"] = "\(key.port)"
+            metadata["PORTRESERVE_PROTOCOL"] = "\(key.transport.rawValue)"
+        }
+        return metadata
+    }
+}
+
+/// Who sent a request, from the kernel's credentials, for decisions and for the journal.
+struct Requester: CustomStringConvertible {
+    let pid: pid_t?
+    let uid: uid_t?
+    let unit: String?
+
+    init(_ credentials: PeerCredentials?) {
+        pid = credentials?.pid
+        uid = credentials?.uid
+        unit = credentials.flatMap { Self.unit(of: $0.pid) }
+    }
+
+    var description: String {
+        guard let pid, let uid else { return "an unknown sender" }
+        return "pid \(pid) uid \(uid)" + (unit.map { " (\($0))" } ?? "")
+    }
+
+    var fields: Logger.Metadata {
+        var metadata: Logger.Metadata = [:]
+        if let pid { metadata["PORTRESERVE_REQUESTER_PID"] = "\(pid)" }
+        if let uid { metadata["PORTRESERVE_REQUESTER_UID"] = "\(uid)" }
+        if let unit { metadata["PORTRESERVE_REQUESTER_UNIT"] = "\(unit)" }
+        return metadata
+    }
+
+    /// The systemd unit of `pid`: the last unit-like component of its cgroup path
+    /// ("0::/system.slice/cups.service" gives "cups.service").
+    static func unit(of pid: pid_t) -> String? {
+        guard pid > 0, let text = PortHolder.readSmallFile("/proc/\(pid)/cgroup") else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("0::") {
+            let suffixes = [".service", ".scope", ".socket", ".mount", ".swap", ".target"]
+            return line.split(separator: "/").last(where: { component in suffixes.contains { component.hasSuffix($0) } })
+                .map(String.init)
+        }
+        return nil
+    }
+}

@@ -1,1 +1,0 @@
-// The daemon core: configuration, reservations, the request protocol and the daemon loop.

@@ -1,0 +1,45 @@
+import SystemCalls
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The names released in this boot, one per line, in a file under /run (a tmpfs, so a reboot
+/// forgets it). A daemon started again by socket activation reads it and does not take back ports
+/// their services already have.
+public struct ReleasedRecord: Sendable {
+    public let path: String
+
+    public init(path: String) { self.path = path }
+
+    /// The record beside a control socket: `/run/portreserve/released` for the system socket.
+    public init(besideSocket socketPath: String) {
+        let directory = socketPath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        self.path = (directory.isEmpty ? "." : directory) + "/released"
+    }
+
+    /// The recorded names; none when the file does not exist yet.
+    public func load() -> Set<String> {
+        guard let text = PortHolder.readSmallFile(path) else { return [] }
+        return Set(text.split(separator: "\n").map(String.init))
+    }
+
+    /// Adds `names` with one append, so a crash leaves whole lines.
+    public func append(_ names: [String]) throws(SystemError) {
+        guard !names.isEmpty else { return }
+        let fd = try retryingInterrupts("open", subject: path) {
+            open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        }
+        defer { closeDescriptor(fd) }
+        let bytes = Array(names.map { $0 + "\n" }.joined().utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { buffer in
+                Result { () throws(SystemError) in
+                    try retryingInterrupts("write", subject: path) { write(fd, buffer.baseAddress! + offset, buffer.count - offset) }
+                }
+            }
+            offset += try written.get()
+        }
+    }
+}

@@ -1,0 +1,157 @@
+/// What a datagram on the control socket asks for.
+public enum Request: Equatable, Sendable {
+    /// The original's protocol: the whole payload is one service name, or `*`. No reply is sent:
+    /// old clients never read one.
+    case legacyRelease(String)
+    /// Release these names (`*` for all); the reply comes once every socket is closed.
+    case release([String])
+    /// The reservations, for anyone who can reach the socket.
+    case status
+}
+
+/// The answer for one name of a release request.
+public enum ReleaseReply: Equatable, Sendable {
+    case released([PortKey])
+    case alreadyReleased
+    case unknown
+    case refused(String)
+}
+
+/// The control socket's request and reply format.
+///
+/// Our messages start with `.portreserve/1 `, a line no legacy request can be: service names never
+/// hold a `.` (such files are ignored), so an old client and a new one share the socket without
+/// ambiguity. The rest is one item per line, so a request is readable in `strace` and writable with
+/// `printf` and `socat`.
+///
+///     .portreserve/1 release        .portreserve/1 release
+///     cups                          released cups 631/tcp 631/udp
+///     rsync                         unknown rsync
+public enum RequestCodec {
+    public static let prefix = ".portreserve/1 "
+    /// Larger requests are refused; a name list this long is a mistake or an attack.
+    public static let maximumRequestSize = 65536
+
+    /// The request in `payload`, or a message that says what is wrong with it.
+    public static func decode(_ payload: [UInt8], truncated: Bool) -> Result<Request, RequestError> {
+        if truncated || payload.count > maximumRequestSize {
+            return .failure(RequestError("request larger than \(maximumRequestSize) bytes"))
+        }
+        guard let text = String(validating: payload, as: UTF8.self) else {
+            return .failure(RequestError("request is not valid UTF-8"))
+        }
+        if text.hasPrefix(".") { return decodeVersioned(text) }
+        // Legacy: the original portrelease sends the bare name; tolerate a trailing newline or NUL
+        // from scripts that used echo or a C string length.
+        var name = Substring(text)
+        while let last = name.last, last == "\n" || last == "\0" || last == "\r" { name.removeLast() }
+        if name.isEmpty { return .failure(RequestError("empty request")) }
+        if let why = invalidName(name) { return .failure(RequestError(why)) }
+        return .success(.legacyRelease(String(name)))
+    }
+
+    private static func decodeVersioned(_ text: String) -> Result<Request, RequestError> {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        if lines.last == "" { lines.removeLast() }
+        guard let header = lines.first, header.hasPrefix(prefix) else {
+            return .failure(RequestError("unknown request format \"\(text.prefix(40))\": expected \"\(prefix)OPERATION\""))
+        }
+        let operation = header.dropFirst(prefix.count)
+        let arguments = lines.dropFirst()
+        switch operation {
+        case "release":
+            guard !arguments.isEmpty else { return .failure(RequestError("release names no service")) }
+            for name in arguments {
+                if let why = invalidName(name) { return .failure(RequestError(why)) }
+            }
+            return .success(.release(arguments.map(String.init)))
+        case "status":
+            guard arguments.isEmpty else { return .failure(RequestError("status takes no arguments")) }
+            return .success(.status)
+        default:
+            return .failure(RequestError("unknown operation \"\(operation.prefix(40))\""))
+        }
+    }
+
+    /// Why `name` cannot be sent as a service name, or nil; for clients to check before sending.
+    public static func whyInvalid(name: String) -> String? {
+        name == "*" ? nil : invalidName(Substring(name))
+    }
+
+    /// Why `name` cannot be a service name in a request, or nil.
+    static func invalidName(_ name: Substring) -> String? {
+        if name.isEmpty { return "empty service name" }
+        if name.utf8.count > 255 { return "service name longer than 255 bytes" }
+        if name.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }) {
+            return "service name \"\(name.debugDescription.dropFirst().dropLast())\" contains spaces or control characters"
+        }
+        if name.contains("/") { return "service name \"\(name)\" contains /" }
+        return nil
+    }
+
+    public static func encode(_ request: Request) -> [UInt8] {
+        switch request {
+        case .legacyRelease(let name): return Array(name.utf8)
+        case .release(let names): return Array((prefix + "release\n" + names.map { $0 + "\n" }.joined()).utf8)
+        case .status: return Array((prefix + "status\n").utf8)
+        }
+    }
+
+    public static func encodeReleaseReply(_ results: [(String, ReleaseReply)]) -> [UInt8] {
+        var text = prefix + "release\n"
+        for (name, reply) in results {
+            switch reply {
+            case .released(let ports): text += "released \(name)" + ports.map { " \($0)" }.joined() + "\n"
+            case .alreadyReleased: text += "already-released \(name)\n"
+            case .unknown: text += "unknown \(name)\n"
+            case .refused(let why): text += "refused \(name) \(why)\n"
+            }
+        }
+        return Array(text.utf8)
+    }
+
+    public static func encodeError(_ error: RequestError) -> [UInt8] {
+        Array((prefix + "error\n" + error.message + "\n").utf8)
+    }
+
+    /// The per-name answers of a release reply, or the daemon's error message.
+    public static func decodeReleaseReply(_ payload: [UInt8]) -> Result<[(String, ReleaseReply)], RequestError> {
+        let text = String(decoding: payload, as: UTF8.self)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        if lines.last == "" { lines.removeLast() }
+        guard let header = lines.first else { return .failure(RequestError("empty reply")) }
+        if header == prefix + "error" {
+            return .failure(RequestError(lines.dropFirst().joined(separator: " ")))
+        }
+        guard header == prefix + "release" else { return .failure(RequestError("unexpected reply \"\(header.prefix(60))\"")) }
+        var results: [(String, ReleaseReply)] = []
+        for line in lines.dropFirst() {
+            let words = line.split(separator: " ")
+            guard words.count >= 2 else { return .failure(RequestError("malformed reply line \"\(line)\"")) }
+            let name = String(words[1])
+            switch words[0] {
+            case "released":
+                var ports: [PortKey] = []
+                for word in words.dropFirst(2) {
+                    let parts = word.split(separator: "/")
+                    guard parts.count == 2, let port = UInt16(parts[0]), let transport = TransportProtocol(rawValue: String(parts[1]))
+                    else { return .failure(RequestError("malformed port \"\(word)\" in reply")) }
+                    ports.append(PortKey(port, transport))
+                }
+                results.append((name, .released(ports)))
+            case "already-released": results.append((name, .alreadyReleased))
+            case "unknown": results.append((name, .unknown))
+            case "refused": results.append((name, .refused(words.dropFirst(2).joined(separator: " "))))
+            default: return .failure(RequestError("malformed reply line \"\(line)\""))
+            }
+        }
+        return .success(results)
+    }
+}
+
+/// A request the daemon cannot act on, with the reason the sender is told.
+public struct RequestError: Error, Equatable, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

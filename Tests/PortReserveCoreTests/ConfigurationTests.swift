@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+import TestSupport
+
+@testable import PortReserveCore
+
+/// A services database that knows a few names, so the tests do not depend on /etc/services.
+let testDatabase = ServicesDatabase { name, transport in
+    switch (name, transport) {
+    case ("ipp", .tcp): return 631
+    case ("rsync", _): return 873
+    case ("split", .tcp): return 1000
+    case ("split", .udp): return 1001
+    default: return nil
+    }
+}
+
+@Suite struct EntryParserTests {
+    func parse(_ line: String) -> EntryParser.Result { EntryParser.parse(line, servicesDatabase: testDatabase) }
+
+    @Test func blankAndCommentLinesAreSkipped() {
+        for line in ["", "   ", "\t", "# a comment", "   # indented comment"] { #expect(parse(line) == .blank) }
+    }
+
+    @Test func numbersMeanBothProtocolsUnlessOneIsGiven() {
+        #expect(parse("631") == .ports(text: "631", [PortKey(631, .tcp), PortKey(631, .udp)]))
+        #expect(parse("  631/tcp  ") == .ports(text: "631/tcp", [PortKey(631, .tcp)]))
+        #expect(parse("631/UDP # printing") == .ports(text: "631/UDP", [PortKey(631, .udp)]))
+        #expect(parse("1") == .ports(text: "1", [PortKey(1, .tcp), PortKey(1, .udp)]))
+        #expect(parse("65535/tcp") == .ports(text: "65535/tcp", [PortKey(65535, .tcp)]))
+    }
+
+    @Test func namesComeFromTheServicesDatabase() {
+        #expect(parse("rsync") == .ports(text: "rsync", [PortKey(873, .tcp), PortKey(873, .udp)]))
+        // ipp is only listed for tcp; a bare name still holds the port for udp, like the original.
+        #expect(parse("ipp") == .ports(text: "ipp", [PortKey(631, .tcp), PortKey(631, .udp)]))
+        #expect(parse("split") == .ports(text: "split", [PortKey(1000, .tcp), PortKey(1001, .udp)]))
+        #expect(parse("ipp/tcp") == .ports(text: "ipp/tcp", [PortKey(631, .tcp)]))
+    }
+
+    @Test(arguments: [
+        ("0", "port 0 is out of range 1-65535"),
+        ("65536", "port 65536 is out of range 1-65535"),
+        ("99999999999999999999", "port 99999999999999999999 is out of range 1-65535"),
+        ("nosuch", "unknown service \"nosuch\" in the services database"),
+        ("ipp/udp", "unknown service \"ipp\" for udp in the services database"),
+        ("631/sctp", "unknown protocol \"sctp\" in \"631/sctp\": expected tcp or udp"),
+        ("631/", "unknown protocol \"\" in \"631/\": expected tcp or udp"),
+        ("/tcp", "missing service name or port in \"/tcp\""),
+        ("631/tcp/udp", "expected NAME, PORT, NAME/PROTOCOL or PORT/PROTOCOL, found \"631/tcp/udp\""),
+        ("ipp rsync", "expected one service name or port per line, found \"ipp rsync\""),
+    ])
+    func invalidLinesSayWhy(line: String, message: String) {
+        #expect(parse(line) == .invalid(message))
+    }
+
+    @Test func linesMayBeAnyLength() {
+        let long = String(repeating: " ", count: 100_000) + "631/tcp"
+        #expect(parse(long) == .ports(text: "631/tcp", [PortKey(631, .tcp)]))
+    }
+}
+
+@Suite struct ConfigurationLoaderTests {
+    @Test func problemsNameFileAndLineAndTheRestIsKept() throws {
+        let etc = try TemporaryDirectory("conf")
+        let file = try etc.write("cups", "ipp\n\nbogus\n# note\n70000\n631/udp\n")
+        let configuration = ConfigurationLoader(directories: [etc.path], servicesDatabase: testDatabase).load()
+        #expect(configuration.problems.map(\.description) == [
+            "\(file):3: unknown service \"bogus\" in the services database",
+            "\(file):5: port 70000 is out of range 1-65535",
+        ])
+        let cups = try #require(configuration.services.first)
+        #expect(cups.name == "cups")
+        #expect(cups.entries.map(\.line) == [1, 6])
+        #expect(cups.ports == [PortKey(631, .tcp), PortKey(631, .udp)])
+    }
+
+    @Test func namesWithDotOrTildeAreIgnoredAsTheOriginalDid() throws {
+        let etc = try TemporaryDirectory("conf")
+        for name in ["cups", "cups.rpmsave", "cups~", ".hidden", "cups.dpkg-old"] { try etc.write(name, "631\n") }
+        let configuration = ConfigurationLoader(directories: [etc.path], servicesDatabase: testDatabase).load()
+        #expect(configuration.services.map(\.name) == ["cups"])
+        #expect(configuration.problems.isEmpty)
+    }
+
+    @Test func theFirstDirectoryWinsAndEmptyOrNullFilesMask() throws {
+        let etc = try TemporaryDirectory("etc"), vendor = try TemporaryDirectory("vendor")
+        try vendor.write("cups", "631\n")
+        try vendor.write("rsync", "873\n")
+        try vendor.write("ypbind", "834\n")
+        try vendor.write("plain", "900\n")
+        try etc.write("cups", "632/tcp\n")          // overrides
+        try etc.write("rsync", "")                   // masks
+        try FileManager.default.createSymbolicLink(atPath: etc.path + "/ypbind", withDestinationPath: "/dev/null")
+        let configuration = ConfigurationLoader(directories: [etc.path, vendor.path], servicesDatabase: testDatabase).load()
+        #expect(configuration.services.map(\.name) == ["cups", "plain"])
+        #expect(configuration.services[0].file == etc.path + "/cups")
+        #expect(configuration.services[0].ports == [PortKey(632, .tcp)])
+        #expect(configuration.problems.isEmpty)
+    }
+
+    @Test func oneBadFileNeverStopsTheOthers() throws {
+        let etc = try TemporaryDirectory("conf")
+        try etc.write("good", "873/tcp\n")
+        let bad = try etc.write("bad", "")
+        try Data([0x36, 0x33, 0x31, 0x0A, 0xFF, 0xFE, 0x0A]).write(to: URL(fileURLWithPath: bad))
+        try FileManager.default.createDirectory(atPath: etc.path + "/subdir", withIntermediateDirectories: false)
+        try etc.write("with space", "1\n")
+        try etc.write("fifo-like", "2\n")
+        let configuration = ConfigurationLoader(directories: [etc.path, "/nonexistent/portreserve"], servicesDatabase: testDatabase).load()
+        #expect(configuration.services.map(\.name) == ["bad", "fifo-like", "good"])
+        #expect(configuration.services[0].ports == [PortKey(631, .tcp), PortKey(631, .udp)])
+        #expect(configuration.problems.map(\.description).sorted() == [
+            "\(bad):2: not valid UTF-8",
+            "\(etc.path)/subdir: ignored: a directory, not a file",
+            "\(etc.path)/with space: ignored: a service name cannot contain spaces or control characters",
+        ])
+    }
+
+    @Test func systemDatabaseResolvesRealNames() {
+        // /etc/services on every Debian system lists these.
+        #expect(ServicesDatabase.system.port(of: "ssh", .tcp) == 22)
+        #expect(ServicesDatabase.system.port(of: "domain", .udp) == 53)
+        #expect(ServicesDatabase.system.port(of: "no-such-service-here", .tcp) == nil)
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import Logging
+import SystemCalls
+import Systemd
+import Testing
+import TestSupport
+
+@testable import PortReserveCore
+
+/// Records what the daemon tells systemd, and whether the ports were already held at READY=1.
+final class RecordingServiceManager: ServiceManaging {
+    var messages: [[NotifyMessage]] = []
+    var heldAtReady: Bool?
+    let isHeld: () -> Bool
+
+    init(checking isHeld: @escaping () -> Bool) { self.isHeld = isHeld }
+
+    func notify(_ messages: [NotifyMessage]) {
+        if messages.contains(.ready) { heldAtReady = isHeld() }
+        self.messages.append(messages)
+    }
+}
+
+@Suite struct DaemonTests {
+    let directory: TemporaryDirectory
+    let ports: [UInt16]
+    let manager: RecordingServiceManager
+    let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+
+    init() throws {
+        directory = try TemporaryDirectory("daemon")
+        ports = unusedPorts(2)
+        let ports = self.ports
+        manager = RecordingServiceManager {
+            Probe.allCases.allSatisfy { !canBind(ports[0], $0) } && !canBind(ports[1], .udp4) && !canBind(ports[1], .udp6)
+        }
+        try directory.write("conf/alpha", "\(ports[0])\n")
+        try directory.write("conf/beta", "\(ports[1])/udp\nbogus-name\n")
+    }
+
+    func makeDaemon() -> Daemon {
+        Daemon(
+            settings: DaemonSettings(
+                configuration: ConfigurationLoader(directories: [directory.path + "/conf"], servicesDatabase: testDatabase),
+                releasedRecord: ReleasedRecord(path: directory.path + "/released"), families: [.ipv4, .ipv6]),
+            serviceManager: manager, logger: logger)
+    }
+
+    func request(_ request: Request, uid: uid_t = 0, from sender: UnixAddress = UnixAddress(pathBytes: [0, 65])) -> ReceivedDatagram {
+        ReceivedDatagram(payload: RequestCodec.encode(request), sender: sender,
+                         credentials: PeerCredentials(pid: 4242, uid: uid, gid: uid))
+    }
+
+    func text(_ replies: [[UInt8]]) -> [String] { replies.map { String(decoding: $0, as: UTF8.self) } }
+
+    @Test func readyComesOnceEveryPortIsBound() {
+        let daemon = makeDaemon()
+        daemon.start()
+        #expect(manager.messages == [[.ready, .status("Holding 3 ports for 2 services, 0 conflicts")]])
+        #expect(manager.heldAtReady == true)
+        #expect(!daemon.isFinished)
+    }
+
+    @Test func onlyRootMayReleaseAndNothingIsLostWhenRefused() {
+        let daemon = makeDaemon()
+        daemon.start()
+        let replies = daemon.handle(request(.release(["alpha"]), uid: 1000))
+        #expect(text(replies) == [".portreserve/1 release\nrefused alpha only root may release ports (sender uid 1000)\n"])
+        #expect(!canBind(ports[0], .tcp4))
+        // A legacy datagram from a user is refused the same way, silently.
+        #expect(daemon.handle(request(.legacyRelease("alpha"), uid: 1000)).isEmpty)
+        #expect(!canBind(ports[0], .udp6))
+        #expect(FileManager.default.fileExists(atPath: directory.path + "/released") == false)
+    }
+
+    @Test func aReleaseIsAnsweredAfterThePortsAreClosed() {
+        let daemon = makeDaemon()
+        daemon.start()
+        let replies = daemon.handle(request(.release(["alpha", "nosuch"])))
+        #expect(text(replies) == [".portreserve/1 release\nreleased alpha \(ports[0])/tcp \(ports[0])/udp\nunknown nosuch\n"])
+        for probe in Probe.allCases { #expect(canBind(ports[0], probe)) }
+        #expect(manager.messages.last == [.status("Holding 1 ports for 1 services, 0 conflicts")])
+        #expect(text(daemon.handle(request(.release(["alpha"])))) == [".portreserve/1 release\nalready-released alpha\n"])
+    }
+
+    @Test func legacyStarReleasesEverythingAndTheDaemonIsDone() {
+        let daemon = makeDaemon()
+        daemon.start()
+        #expect(daemon.handle(request(.legacyRelease("*"), from: UnixAddress(pathBytes: []))).isEmpty)
+        #expect(daemon.isFinished)
+        #expect(canBind(ports[1], .udp4) && canBind(ports[0], .tcp6))
+        #expect(Set((try? String(contentsOfFile: directory.path + "/released", encoding: .utf8))?.split(separator: "\n") ?? [])
+            == ["alpha", "beta"])
+    }
+
+    @Test func aRestartedDaemonDoesNotTakeBackWhatWasReleased() {
+        do {
+            let first = makeDaemon()
+            first.start()
+            _ = first.handle(request(.release(["alpha"])))
+            first.stop(reason: "test")
+        }
+        let second = makeDaemon()
+        second.start()
+        #expect(canBind(ports[0], .tcp4) && canBind(ports[0], .udp6))
+        #expect(!canBind(ports[1], .udp4))
+        #expect(text(second.handle(request(.release(["alpha"])))) == [".portreserve/1 release\nalready-released alpha\n"])
+    }
+
+    @Test func garbageGetsAnErrorAndChangesNothing() {
+        let daemon = makeDaemon()
+        daemon.start()
+        let inputs: [[UInt8]] = [[], [0xFF, 0xFE], Array(".portreserve/1 launch\n".utf8), Array("a b".utf8)]
+        for payload in inputs {
+            let replies = daemon.handle(ReceivedDatagram(payload: payload, sender: UnixAddress(pathBytes: [0, 66]),
+                                                          credentials: PeerCredentials(pid: 1, uid: 0, gid: 0)))
+            #expect(replies.count == 1)
+            #expect(text(replies)[0].hasPrefix(".portreserve/1 error\n"))
+        }
+        #expect(daemon.table.heldSocketCount == 6)
+    }
+
+    @Test func descriptorsSentToTheDaemonAreClosed() throws {
+        let daemon = makeDaemon()
+        daemon.start()
+        var fds: [CInt] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]) }
+        var before = stat()
+        fstat(fds[1], &before)
+        var datagram = request(.status)
+        datagram.descriptors = [fds[1]]
+        _ = daemon.handle(datagram)
+        // Closed: the number is free, or (tests run in parallel) already reused for something else.
+        var after = stat()
+        #expect(fstat(fds[1], &after) == -1 || after.st_ino != before.st_ino)
+    }
+
+    @Test func statusListsEveryRow() {
+        let daemon = makeDaemon()
+        daemon.start()
+        let replies = text(daemon.handle(request(.status, uid: 1000)))
+        #expect(replies.count == 1)
+        let lines = replies[0].split(separator: "\n")
+        #expect(lines[0] == ".portreserve/1 status end")
+        #expect(lines[1] == "summary 3 2 0")
+        #expect(lines.count == 2 + 6)
+        #expect(lines[2].hasPrefix("row alpha \(ports[0])/tcp ipv4 held "))
+    }
+}
