@@ -115,7 +115,8 @@ public final class Daemon {
 
     private func release(_ requested: [String], from sender: Requester) -> [(String, ReleaseReply)] {
         guard sender.uid == 0 else {
-            let why = "only root may release ports (sender uid \(sender.uid.map(String.init) ?? "unknown"))"
+            let why = sender.uid.map { "only root may release ports (sender uid \($0))" }
+                ?? "only root may release ports, and the sender is unknown (the control socket needs PassCredentials=yes)"
             for name in requested {
                 logger.warning("refused to release \(name) for \(sender): \(why)", metadata: fields(name).merging(
                     sender.fields.merging(["MESSAGE_ID": "\(MessageID.refused)"]) { $1 }) { $1 })
@@ -193,9 +194,12 @@ struct Requester: CustomStringConvertible {
     let unit: String?
 
     init(_ credentials: PeerCredentials?) {
-        pid = credentials?.pid
-        uid = credentials?.uid
-        unit = credentials.flatMap { Self.unit(of: $0.pid) }
+        // pid 0 is the kernel's filler for a datagram queued before SO_PASSCRED was on: the
+        // sender is unknown, and its uid reads as the overflow uid, not as who really sent it.
+        let known = credentials.flatMap { $0.pid > 0 ? $0 : nil }
+        pid = known?.pid
+        uid = known?.uid
+        unit = known.flatMap { Self.unit(of: $0.pid) }
     }
 
     var description: String {

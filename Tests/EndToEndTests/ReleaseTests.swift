@@ -1,0 +1,151 @@
+import Foundation
+import SystemCalls
+import Testing
+import TestSupport
+
+@Suite struct ReleaseTests {
+    @Test func everyPortIsFreeTheMomentPortreleaseExits() throws {
+        // 200 services of one port each; each portrelease must leave its port bindable at once,
+        // in every protocol and family, before the next line of this test runs.
+        let ports = unusedPorts(200)
+        var files: [String: String] = [:]
+        for (index, port) in ports.enumerated() { files["s\(index)"] = "\(port)\n" }
+        let daemon = try RunningDaemon(files)
+        let ready = try daemon.waitUntilReady()
+        #expect(ready == "READY=1\nSTATUS=Holding 400 ports for 200 services, 0 conflicts")
+        for port in ports { #expect(isHeld(port), "port \(port) should be held at READY") }
+        var failures: [String] = []
+        for (index, port) in ports.enumerated() {
+            let result = try daemon.portrelease(["s\(index)"])
+            if result.status != 0 || !result.standardError.isEmpty { failures.append("s\(index): \(result)") }
+            for probe in Probe.allCases where !canBind(port, probe) { failures.append("s\(index): \(port) \(probe) still taken") }
+        }
+        #expect(failures.isEmpty, "\(failures.prefix(10))")
+        // Everything is released: the daemon exits 0 and takes its socket file with it.
+        #expect(daemon.exitStatus() == 0)
+        #expect(!FileManager.default.fileExists(atPath: daemon.socketPath))
+    }
+
+    @Test func theOriginalDatagramStillReleases() throws {
+        let ports = unusedPorts(2)
+        let daemon = try RunningDaemon(["legacy": "\(ports[0])\n", "other": "\(ports[1])/tcp\n"])
+        try daemon.waitUntilReady()
+        // Exactly what the original portrelease sends: the bare name from an unbound socket.
+        let fd = try makeUnixDatagramSocket()
+        defer { closeDescriptor(fd) }
+        try sendDatagram(fd, Array("legacy".utf8), to: UnixAddress(path: daemon.socketPath))
+        #expect(eventually { isFree(ports[0]) })
+        #expect(!canBind(ports[1], .tcp4) && !canBind(ports[1], .tcp6))
+        #expect(try daemon.nextNotification() == "STATUS=Holding 1 ports for 1 services, 0 conflicts")
+        try sendDatagram(fd, Array("*".utf8), to: UnixAddress(path: daemon.socketPath))
+        #expect(daemon.exitStatus() == 0)
+        #expect(canBind(ports[1], .tcp4))
+    }
+
+    @Test func starReleasesEverythingAndAnswersPerService() throws {
+        let ports = unusedPorts(2)
+        let daemon = try RunningDaemon(["a": "\(ports[0])\n", "b": "\(ports[1])\n"])
+        try daemon.waitUntilReady()
+        let result = try daemon.portrelease(["--verbose", "*"])
+        #expect(result.status == 0)
+        #expect(result.standardError == "a: released \(ports[0])/tcp \(ports[0])/udp\nb: released \(ports[1])/tcp \(ports[1])/udp\n")
+        #expect(isFree(ports[0]) && isFree(ports[1]))
+        #expect(daemon.exitStatus() == 0)
+    }
+
+    @Test func overlappingFilesShareAPortAndEitherReleasesIt() throws {
+        let ports = unusedPorts(2)
+        let daemon = try RunningDaemon(["first": "\(ports[0])/udp\n\(ports[1])/udp\n", "second": "\(ports[1])/udp\n"])
+        try daemon.waitUntilReady()
+        let result = try daemon.portrelease(["-v", "second"])
+        #expect(result.standardError == "second: released \(ports[1])/udp\n")
+        #expect(canBind(ports[1], .udp4) && canBind(ports[1], .udp6))
+        #expect(!canBind(ports[0], .udp4))
+        #expect(try daemon.portrelease(["-v", "second"]).standardError == "second: already released\n")
+    }
+
+    @Test func aConflictIsReportedAndEverythingElseIsHeld() throws {
+        let ports = unusedPorts(2)
+        let listener = holdPort(ports[0], .tcp4)
+        defer { close(listener) }
+        #expect(listen(listener, 1) == 0)
+        let daemon = try RunningDaemon(["busy": "\(ports[0])/tcp\n\(ports[1])/tcp\n"])
+        #expect(try daemon.waitUntilReady() == "READY=1\nSTATUS=Holding 2 ports for 1 services, 1 conflicts")
+        #expect(daemon.log.contains(
+            "conflict: cannot reserve 0.0.0.0:\(ports[0])/tcp for busy: Address already in use, held by "))
+        #expect(daemon.log.contains("(pid \(getpid()))"))
+        #expect(!canBind(ports[0], .tcp6) && !canBind(ports[1], .tcp4) && !canBind(ports[1], .tcp6))
+    }
+
+    @Test func aRestartedDaemonDoesNotReserveWhatWasReleased() throws {
+        let ports = unusedPorts(2)
+        let first = try RunningDaemon(["gone": "\(ports[0])\n", "kept": "\(ports[1])\n"])
+        try first.waitUntilReady()
+        #expect(try first.portrelease(["gone"]).status == 0)
+        first.process.terminate()
+        #expect(first.exitStatus() == 0)
+        #expect(isFree(ports[1]))
+        // Started again on the same socket, as socket activation would: "gone" stays free.
+        let second = try RunningDaemon(["gone": "\(ports[0])\n", "kept": "\(ports[1])\n"], directory: first.directory)
+        #expect(try second.waitUntilReady() == "READY=1\nSTATUS=Holding 2 ports for 1 services, 0 conflicts")
+        #expect(isFree(ports[0]))
+        #expect(isHeld(ports[1]))
+        #expect(second.log.contains("gone was released earlier in this boot: not reserving it again"))
+    }
+
+    @Test func aSocketActivatedDaemonAnswersTheRequestThatStartedIt() throws {
+        // After everything was released the daemon is gone; a late portrelease starts it again
+        // through the socket, and it must answer without taking anything back.
+        let port = unusedPorts(1)[0]
+        let first = try RunningDaemon(["late": "\(port)\n"])
+        try first.waitUntilReady()
+        #expect(try first.portrelease(["late"]).status == 0)
+        #expect(first.exitStatus() == 0)
+        // Like systemd with PassCredentials=yes: a socket that passes credentials, bound at the
+        // path; the daemon is started only once a datagram waits on it.
+        let second = try RunningDaemon(
+            ["late": "\(port)\n"], directory: first.directory, launcher: ["/usr/bin/python3", "-c", socketActivator, first.socketPath])
+        #expect(eventually { FileManager.default.fileExists(atPath: second.socketPath) })
+        let result = try second.portrelease(["-v", "late"])
+        #expect(result.standardError == "late: already released\n")
+        #expect(result.status == 0)
+        #expect(isFree(port))
+        #expect(second.exitStatus() == 0)
+    }
+
+    @Test(.enabled(if: runningAsRoot, "needs root to run portrelease as another user"))
+    func aReleaseFromAnotherUserIsRefused() throws {
+        let port = unusedPorts(1)[0]
+        let daemon = try RunningDaemon(["guarded": "\(port)\n"])
+        chmod(daemon.directory.path, 0o755)
+        try daemon.waitUntilReady()
+        let result = try daemon.portrelease(["guarded"], as: "nobody")
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("portrelease: guarded: refused: only root may release ports (sender uid 65534)"))
+        #expect(isHeld(port))
+        #expect(daemon.log.contains("refused to release guarded for pid "))
+        // The original datagram from that user is refused too.
+        let legacy = try run("/usr/bin/setpriv", ["--reuid", "nobody", "--regid", "nogroup", "--clear-groups", "/bin/sh", "-c",
+                                                  "printf guarded | /usr/bin/socat -u STDIN UNIX-SENDTO:\(daemon.socketPath)"])
+        #expect(legacy.status == 0)
+        #expect(eventually(within: 2) { daemon.log.components(separatedBy: "refused to release guarded").count == 3 })
+        #expect(isHeld(port))
+    }
+}
+
+/// A minimal socket activator in the manner of systemd's: binds the datagram socket with
+/// SO_PASSCRED, waits for the first datagram, then execs the daemon with LISTEN_FDS=1 on fd 3.
+/// (systemd-socket-activate cannot turn on SO_PASSCRED, and without it the activating request
+/// carries no credentials.)
+let socketActivator = """
+    import os, select, socket, sys
+    path, program = sys.argv[1], sys.argv[2:]
+    control = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    control.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    control.bind(path)
+    select.select([control], [], [])
+    os.dup2(control.fileno(), 3)
+    os.set_inheritable(3, True)  # dup2 onto itself keeps close-on-exec
+    os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()), LISTEN_FDNAMES="portreserve.socket")
+    os.execv(program[0], program)
+    """

@@ -1,0 +1,92 @@
+import Foundation
+import SystemCalls
+import Testing
+import TestSupport
+
+@Suite struct RobustnessTests {
+    @Test func garbageGetsErrorsAndTheDaemonKeepsWorking() throws {
+        let port = unusedPorts(1)[0]
+        let daemon = try RunningDaemon(["svc": "\(port)\n"])
+        try daemon.waitUntilReady()
+        let client = try makeUnixDatagramSocket()
+        defer { closeDescriptor(client) }
+        try bindUnix(client, to: UnixAddress(pathBytes: []))
+        let garbage: [[UInt8]] = [
+            [], [0xC3, 0x28], Array(".portreserve/1 reboot\n".utf8), Array("two words".utf8),
+            Array(repeating: 0x41, count: 70_000), Array(".portreserve/1 release\n".utf8),
+        ]
+        for payload in garbage {
+            try sendDatagram(client, payload, to: UnixAddress(path: daemon.socketPath))
+            let reply = try #require(try receive(on: client, within: 10))
+            #expect(String(decoding: reply.payload, as: UTF8.self).hasPrefix(".portreserve/1 error\n"))
+        }
+        #expect(daemon.process.isRunning)
+        #expect(isHeld(port))
+        #expect(try daemon.portrelease(["svc"]).status == 0)
+        #expect(isFree(port))
+    }
+
+    @Test func aSecondDaemonOnTheSameSocketRefusesToStart() throws {
+        let port = unusedPorts(1)[0]
+        let first = try RunningDaemon(["svc": "\(port)\n"])
+        try first.waitUntilReady()
+        let second = try run(product("portreserve"), ["--config-dir", first.directory.path + "/conf", "--socket", first.socketPath],
+                             adding: ["JOURNAL_STREAM": "0:0"])
+        #expect(second.status == 1)
+        #expect(second.standardError.contains(
+            "another portreserve daemon is already answering on \(first.socketPath); stop it first"))
+        #expect(first.process.isRunning && isHeld(port))
+    }
+
+    @Test func aStaleSocketFileIsReplaced() throws {
+        let directory = try TemporaryDirectory("stale")
+        let stale = try boundDatagramSocket(at: directory.path + "/run/socket".replacingOccurrences(of: "/run", with: ""))
+        closeDescriptor(stale)  // the file stays, nobody is bound to it
+        try FileManager.default.createDirectory(atPath: directory.path + "/run", withIntermediateDirectories: true)
+        try FileManager.default.moveItem(atPath: directory.path + "/socket", toPath: directory.path + "/run/socket")
+        let port = unusedPorts(1)[0]
+        let daemon = try RunningDaemon(["svc": "\(port)\n"], directory: directory)
+        try daemon.waitUntilReady()
+        #expect(try daemon.portrelease(["svc"]).status == 0)
+        #expect(isFree(port))
+    }
+
+    @Test func sigtermClosesEverythingAndExitsZero() throws {
+        let port = unusedPorts(1)[0]
+        let daemon = try RunningDaemon(["svc": "\(port)\n"])
+        try daemon.waitUntilReady()
+        daemon.process.terminate()
+        #expect(daemon.exitStatus() == 0)
+        #expect(try daemon.nextNotification(within: 5)?.hasPrefix("STOPPING=1") == true)
+        #expect(isFree(port))
+    }
+}
+
+@Suite struct PortreleaseCommandTests {
+    @Test func noDaemonMeansNothingToReleaseAndSuccess() throws {
+        let result = try run(product("portrelease"), ["--socket", "/nonexistent/portreserve/socket", "cups"])
+        #expect(result.status == 0)
+        #expect(result.standardError.isEmpty)
+    }
+
+    @Test func aDaemonThatDoesNotAnswerIsAnError() throws {
+        let directory = try TemporaryDirectory("silent")
+        let silent = try boundDatagramSocket(at: directory.path + "/socket")
+        defer { closeDescriptor(silent) }
+        let result = try run(product("portrelease"), ["--socket", directory.path + "/socket", "--timeout", "0.2", "cups"])
+        #expect(result.status == 2)
+        #expect(result.standardError == "portrelease: the daemon at \(directory.path)/socket did not answer within 0.2 seconds\n")
+    }
+
+    @Test(arguments: [
+        ([String](), "Error: Missing expected argument '<name> ...'"),
+        (["--timeout=-1", "cups"], "Error: --timeout must be between 0 and 86400 seconds, got -1.0"),
+        (["bad name"], "Error: service name \"bad name\" contains spaces or control characters"),
+        (["a/b"], "Error: service name \"a/b\" contains /"),
+    ])
+    func badArgumentsSayWhatIsWrong(arguments: [String], message: String) throws {
+        let result = try run(product("portrelease"), arguments)
+        #expect(result.status == 64)
+        #expect(result.standardError.hasPrefix(message), "\(result.standardError)")
+    }
+}
