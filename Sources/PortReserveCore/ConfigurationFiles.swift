@@ -19,29 +19,17 @@ enum ConfigurationFiles {
     /// The names in `directory` that may be service files (no `.`, no `~`), sorted. A missing
     /// directory is empty, since the vendor directory usually does not exist.
     static func list(_ directory: String) -> Swift.Result<[String], SystemError> {
-        guard let handle = opendir(directory) else {
-            if errno == ENOENT || errno == ENOTDIR { return .success([]) }
-            return .failure(SystemError(call: "opendir", subject: directory, errno: errno))
+        do {
+            return .success(try directoryEntries(directory).filter { !$0.contains(".") && !$0.contains("~") }.sorted())
+        } catch where error.errno == ENOENT || error.errno == ENOTDIR {
+            return .success([])
+        } catch {
+            return .failure(error)
         }
-        defer { closedir(handle) }
-        var names: [String] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name.contains(".") || name.contains("~") { continue }
-            names.append(name)
-        }
-        return .success(names.sorted())
     }
 
     static func read(_ path: String) -> Contents {
-        var target = [CChar](repeating: 0, count: 64)
-        let linkLength = readlink(path, &target, target.count - 1)
-        if linkLength > 0,
-           String(decoding: target.prefix(linkLength).map { UInt8(bitPattern: $0) }, as: UTF8.self) == "/dev/null" {
-            return .masked
-        }
+        if linkTarget(path) == "/dev/null" { return .masked }
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 { return .unreadable("cannot open: \(SystemError(call: "open", errno: errno).reason)") }
         defer { closeDescriptor(fd) }

@@ -218,7 +218,7 @@ struct Requester: CustomStringConvertible {
     /// The systemd unit of `pid`: the last unit-like component of its cgroup path
     /// ("0::/system.slice/cups.service" gives "cups.service").
     static func unit(of pid: pid_t) -> String? {
-        guard pid > 0, let text = PortHolder.readSmallFile("/proc/\(pid)/cgroup") else { return nil }
+        guard pid > 0, let text = readSmallFile("/proc/\(pid)/cgroup") else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("0::") {
             let suffixes = [".service", ".scope", ".socket", ".mount", ".swap", ".target"]
             return line.split(separator: "/").last(where: { component in suffixes.contains { component.hasSuffix($0) } })

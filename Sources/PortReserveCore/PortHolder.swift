@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemCalls
 
 /// Finds which process holds a port, the way `ss -p` does: the socket's inode from
 /// /proc/net/{tcp,udp}{,6}, then the process with a descriptor on that inode. Used only on a
@@ -26,39 +24,15 @@ public enum PortHolder {
 
     private static func process(holding inode: String) -> String? {
         let link = "socket:[\(inode)]"
-        guard let proc = opendir("/proc") else { return nil }
-        defer { closedir(proc) }
-        while let entry = readdir(proc) {
-            let pid = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-            guard !pid.isEmpty, pid.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let fds = opendir("/proc/\(pid)/fd") else { continue }
-            defer { closedir(fds) }
-            while let fd = readdir(fds) {
-                let name = withUnsafeBytes(of: fd.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-                var target = [CChar](repeating: 0, count: 64)
-                let length = readlink("/proc/\(pid)/fd/\(name)", &target, target.count - 1)
-                guard length > 0,
-                      String(decoding: target.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self) == link
-                else { continue }
+        guard let processes = try? directoryEntries("/proc") else { return nil }
+        for pid in processes where pid.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
+            guard let fds = try? directoryEntries("/proc/\(pid)/fd") else { continue }
+            if fds.contains(where: { linkTarget("/proc/\(pid)/fd/\($0)") == link }) {
                 let command = readSmallFile("/proc/\(pid)/comm")?.split(separator: "\n").first.map(String.init) ?? "?"
                 return "\(command) (pid \(pid))"
             }
         }
         return nil
-    }
-
-    static func readSmallFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = read(fd, &chunk, chunk.count)
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            bytes += chunk.prefix(count)
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

@@ -20,7 +20,7 @@ public struct ReleasedRecord: Sendable {
 
     /// The recorded names; none when the file does not exist yet.
     public func load() -> Set<String> {
-        guard let text = PortHolder.readSmallFile(path) else { return [] }
+        guard let text = readSmallFile(path) else { return [] }
         return Set(text.split(separator: "\n").map(String.init))
     }
 

@@ -54,7 +54,7 @@ public enum RequestCodec {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         if lines.last == "" { lines.removeLast() }
         guard let header = lines.first, header.hasPrefix(prefix) else {
-            return .failure(RequestError("unknown request format \"\(text.prefix(40))\": expected \"\(prefix)OPERATION\""))
+            return .failure(RequestError("unknown request format \"\(text.prefix(while: { $0 != "\n" }).prefix(40))\": expected \"\(prefix)OPERATION\""))
         }
         let operation = header.dropFirst(prefix.count)
         let arguments = lines.dropFirst()

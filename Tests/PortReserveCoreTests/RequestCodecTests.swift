@@ -30,7 +30,7 @@ import Testing
         (".portreserve/1 release\nok\nbad name\n", "service name \"bad name\" contains spaces or control characters"),
         (".portreserve/1 status\nextra\n", "status takes no arguments"),
         (".portreserve/1 explode\n", "unknown operation \"explode\""),
-        (".portreserve/2 release\ncups\n", "unknown request format \".portreserve/2 release\ncups\n\": expected \".portreserve/1 OPERATION\""),
+        (".portreserve/2 release\ncups\n", "unknown request format \".portreserve/2 release\": expected \".portreserve/1 OPERATION\""),
         (String(repeating: "x", count: 256), "service name longer than 255 bytes"),
     ])
     func badRequestsSayWhy(text: String, message: String) {
