@@ -40,7 +40,7 @@ public enum ControlSocket {
     /// itself checks who asks for a release.
     public static func create(at path: String) throws(ControlSocketError) -> CInt {
         let address = UnixAddress(path: path)
-        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let directory = parentDirectory(of: path)
         let answered: Bool
         do {
             if !directory.isEmpty { try makeDirectories(directory) }

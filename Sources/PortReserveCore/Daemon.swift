@@ -88,21 +88,21 @@ public final class Daemon {
     /// requests, whose senders never read).
     public func handle(_ datagram: ReceivedDatagram) -> [[UInt8]] {
         datagram.descriptors.forEach(closeDescriptor)  // nobody may plant descriptors on us
-        let sender = Requester(datagram.credentials)
+        // The requester is named only where it matters: naming its unit reads /proc, which a
+        // status query need not pay for.
         switch RequestCodec.decode(datagram.payload, truncated: datagram.truncated) {
         case .failure(let error):
+            let sender = Requester(datagram.credentials)
             logger.warning("bad request from \(sender): \(error)", metadata: sender.fields.merging(
                 ["MESSAGE_ID": "\(MessageID.badRequest)"]) { $1 })
             return datagram.sender.isUnnamed ? [] : [RequestCodec.encodeError(error)]
         case .success(.status):
-            return StatusCodec.encode(
-                summary: { let s = table.summary(); return .init(ports: s.ports, services: s.services, conflicts: s.conflicts) }(),
-                rows: table.status())
+            return StatusCodec.encode(summary: table.summary(), rows: table.status())
         case .success(.legacyRelease(let name)):
-            _ = release([name], from: sender)
+            _ = release([name], from: Requester(datagram.credentials))
             return []
         case .success(.release(let names)):
-            return [RequestCodec.encodeReleaseReply(release(names, from: sender))]
+            return [RequestCodec.encodeReleaseReply(release(names, from: Requester(datagram.credentials)))]
         }
     }
 

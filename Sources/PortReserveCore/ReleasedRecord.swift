@@ -14,7 +14,7 @@ public struct ReleasedRecord: Sendable {
 
     /// The record beside a control socket: `/run/portreserve/released` for the system socket.
     public init(besideSocket socketPath: String) {
-        let directory = socketPath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let directory = parentDirectory(of: socketPath)
         self.path = (directory.isEmpty ? "." : directory) + "/released"
     }
 

@@ -35,6 +35,20 @@ public enum ReleaseResult: Equatable, Sendable {
     case unknown
 }
 
+/// The counts of the STATUS= line: ports held (a port counts once whatever its families),
+/// services still holding something, and conflicts.
+public struct ReservationSummary: Equatable, Sendable {
+    public var ports = 0
+    public var services = 0
+    public var conflicts = 0
+
+    public init(ports: Int = 0, services: Int = 0, conflicts: Int = 0) {
+        self.ports = ports
+        self.services = services
+        self.conflicts = conflicts
+    }
+}
+
 /// One row of the daemon's status: a service's port in one family.
 public struct StatusRow: Equatable, Sendable {
     public let service: String
@@ -56,6 +70,10 @@ public final class ReservationTable {
         var owners: [String]
         var states: [AddressFamily: SocketState]
         var since: Int
+
+        var isHeld: Bool {
+            states.values.contains { if case .held = $0 { return true } else { return false } }
+        }
     }
 
     private struct Service {
@@ -70,8 +88,13 @@ public final class ReservationTable {
     private var reservations: [Reservation] = []
     private var index: [PortKey: Int] = [:]
     private var services: [String: Service] = [:]
-    /// Kept up to date on every change, so the exit test after each release costs nothing.
+    /// These counts are kept up to date on every change, so the exit test and the STATUS= line
+    /// after each release cost nothing, however large the table.
     public private(set) var heldSocketCount = 0
+    private var heldPortCount = 0
+    private var conflictCount = 0
+    /// How many held ports each service still has a share in; a service leaves at zero.
+    private var heldPortsPerService: [String: Int] = [:]
 
     public init(
         families: [AddressFamily],
@@ -96,6 +119,7 @@ public final class ReservationTable {
         for key in service.ports {
             if let position = index[key] {
                 reservations[position].owners.append(service.name)
+                if reservations[position].isHeld { heldPortsPerService[service.name, default: 0] += 1 }
                 positions.append(position)
                 events.append(.shared(service: service.name, key, with: reservations[position].owners[0]))
                 continue
@@ -111,13 +135,18 @@ public final class ReservationTable {
                 } catch where error.errno == EADDRINUSE || error.errno == EACCES {
                     let holder = error.errno == EADDRINUSE ? holderOf(key, family) : nil
                     states[family] = .conflict(error, holder: holder)
+                    conflictCount += 1
                     events.append(.conflict(service: service.name, key, family, error, holder: holder))
                 } catch {
                     states[family] = .failed(error)
                     events.append(.failed(service: service.name, key, family, error))
                 }
             }
-            if !held.isEmpty { events.append(.reserved(service: service.name, key, families: held)) }
+            if !held.isEmpty {
+                events.append(.reserved(service: service.name, key, families: held))
+                heldPortCount += 1
+                heldPortsPerService[service.name, default: 0] += 1
+            }
             index[key] = reservations.count
             positions.append(reservations.count)
             reservations.append(Reservation(key: key, owners: [service.name], states: states, since: now))
@@ -147,12 +176,18 @@ public final class ReservationTable {
                     heldSocketCount -= 1
                     didClose = true
                 }
+                if case .conflict = state { conflictCount -= 1 }
                 if case .released = state { continue }
                 reservations[position].states[family] = .released(by: name)
             }
             if didClose {
                 closed.append(reservations[position].key)
                 reservations[position].since = now
+                heldPortCount -= 1
+                for owner in reservations[position].owners {
+                    heldPortsPerService[owner, default: 0] -= 1
+                    if heldPortsPerService[owner] == 0 { heldPortsPerService[owner] = nil }
+                }
             }
         }
         return closed.isEmpty ? .alreadyReleased : .released(closed)
@@ -183,26 +218,8 @@ public final class ReservationTable {
         return rows
     }
 
-    /// Counts for the STATUS= line: ports held (a port counts once whatever its families),
-    /// services still holding something, conflicts.
-    public func summary() -> (ports: Int, services: Int, conflicts: Int) {
-        var ports = 0, conflicts = 0
-        var heldServices = Set<String>()
-        for reservation in reservations {
-            var holds = false
-            for state in reservation.states.values {
-                switch state {
-                case .held: holds = true
-                case .conflict: conflicts += 1
-                default: break
-                }
-            }
-            if holds {
-                ports += 1
-                heldServices.formUnion(reservation.owners)
-            }
-        }
-        return (ports, heldServices.count, conflicts)
+    public func summary() -> ReservationSummary {
+        ReservationSummary(ports: heldPortCount, services: heldPortsPerService.count, conflicts: conflictCount)
     }
 
     /// Closes everything, for shutdown.
@@ -216,6 +233,8 @@ public final class ReservationTable {
             }
         }
         heldSocketCount = 0
+        heldPortCount = 0
+        heldPortsPerService = [:]
     }
 
     private static func now() -> Int { Int(time(nil)) }

@@ -11,13 +11,12 @@ enum ResourceLimits {
     static func ensureDescriptors(_ needed: Int, logger: Logger) {
         var limit = rlimit()
         guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0, limit.rlim_cur < rlim_t(needed) else { return }
-        let wanted = min(limit.rlim_max, rlim_t(needed))
         let old = limit.rlim_cur
         limit.rlim_cur = limit.rlim_max
         if setrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0 {
             logger.debug("raised the descriptor limit from \(old) to \(limit.rlim_cur)")
         }
-        if wanted < rlim_t(needed) {
+        if limit.rlim_max < rlim_t(needed) {
             logger.warning("the descriptor limit (\(limit.rlim_max)) is lower than the \(needed) this configuration needs: some ports will not be held")
         }
     }

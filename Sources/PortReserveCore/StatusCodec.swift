@@ -9,13 +9,7 @@
 public enum StatusCodec {
     public static let chunkSize = 32 * 1024
 
-    public struct Summary: Equatable, Sendable {
-        public let ports: Int
-        public let services: Int
-        public let conflicts: Int
-    }
-
-    public static func encode(summary: Summary, rows: [StatusRow]) -> [[UInt8]] {
+    public static func encode(summary: ReservationSummary, rows: [StatusRow]) -> [[UInt8]] {
         var lines = ["summary \(summary.ports) \(summary.services) \(summary.conflicts)"]
         for row in rows {
             let state: String, detail: String

@@ -37,3 +37,9 @@ public func readSmallFile(_ path: String) -> String? {
     }
     return String(decoding: bytes, as: UTF8.self)
 }
+
+/// The directory part of `path` ("" for a bare name), as dirname(3) would give it for the paths
+/// this project builds.
+public func parentDirectory(of path: String) -> String {
+    path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+}

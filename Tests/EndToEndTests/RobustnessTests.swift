@@ -40,10 +40,8 @@ import TestSupport
 
     @Test func aStaleSocketFileIsReplaced() throws {
         let directory = try TemporaryDirectory("stale")
-        let stale = try boundDatagramSocket(at: directory.path + "/run/socket".replacingOccurrences(of: "/run", with: ""))
-        closeDescriptor(stale)  // the file stays, nobody is bound to it
         try FileManager.default.createDirectory(atPath: directory.path + "/run", withIntermediateDirectories: true)
-        try FileManager.default.moveItem(atPath: directory.path + "/socket", toPath: directory.path + "/run/socket")
+        closeDescriptor(try boundDatagramSocket(at: directory.path + "/run/socket"))  // the file stays, nobody is bound
         let port = unusedPorts(1)[0]
         let daemon = try RunningDaemon(["svc": "\(port)\n"], directory: directory)
         try daemon.waitUntilReady()

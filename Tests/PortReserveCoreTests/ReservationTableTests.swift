@@ -34,10 +34,13 @@ import TestSupport
         let events = table.add(service("b", [PortKey(ports[1], .tcp)]))
         #expect(events == [.shared(service: "b", PortKey(ports[1], .tcp), with: "a")])
         #expect(table.heldSocketCount == 2)
+        #expect(table.summary() == ReservationSummary(ports: 2, services: 2, conflicts: 0))
         #expect(table.release("b") == .released([PortKey(ports[1], .tcp)]))
+        #expect(table.summary() == ReservationSummary(ports: 1, services: 1, conflicts: 0))
         #expect(canBind(ports[1], .tcp4))
         #expect(!canBind(ports[0], .tcp4))
         #expect(table.release("a") == .released([PortKey(ports[0], .tcp)]))
+        #expect(table.summary() == ReservationSummary())
         let rows = table.status()
         #expect(rows.map(\.service) == ["a", "a", "b"])
         #expect(rows[1].sharedWith == ["b"])
@@ -65,8 +68,11 @@ import TestSupport
             .reserved(service: "cups", PortKey(ports[0], .tcp), families: [.ipv6]),
             .reserved(service: "cups", PortKey(ports[1], .tcp), families: [.ipv4, .ipv6]),
         ])
-        #expect(table.summary() == (ports: 2, services: 1, conflicts: 1))
+        #expect(table.summary() == ReservationSummary(ports: 2, services: 1, conflicts: 1))
         #expect(table.heldSocketCount == 3)
+        // A released conflict is no longer counted as one.
+        _ = table.release("cups")
+        #expect(table.summary() == ReservationSummary())
     }
 
     @Test func runningOutOfDescriptorsIsReportedAndTheRestStillWorks() {
