@@ -1,12 +1,13 @@
 import SystemCalls
 
 /// Finds which process holds a port, the way `ss -p` does: the socket's inode from
-/// /proc/net/{tcp,udp}{,6}, then the process with a descriptor on that inode. Used only on a
+/// /proc/self/net/{tcp,udp}{,6}, then the process with a descriptor on that inode. Used only on a
 /// conflict, so its cost never touches a normal start.
 public enum PortHolder {
     /// "cupsd (pid 812)", or nil when /proc does not tell (hidden processes, hardening).
     public static func describe(_ key: PortKey, _ family: AddressFamily) -> String? {
-        let table = "/proc/net/\(key.transport.rawValue)\(family == .ipv6 ? "6" : "")"
+        // /proc/self/net rather than /proc/net: it stays visible under ProcSubset=pid.
+        let table = "/proc/self/net/\(key.transport.rawValue)\(family == .ipv6 ? "6" : "")"
         guard let inode = socketInode(in: table, port: key.port) else { return nil }
         return process(holding: inode)
     }

@@ -12,6 +12,16 @@ public struct ReleasedRecord: Sendable {
 
     public init(path: String) { self.path = path }
 
+    /// The record in `stateDirectory` when one is given; else in the runtime directory systemd
+    /// made for the service (RUNTIME_DIRECTORY, from RuntimeDirectory=); else beside the socket.
+    public init(stateDirectory: String?, socketPath: String, runtimeDirectory: String? = environmentValue("RUNTIME_DIRECTORY")) {
+        if let directory = stateDirectory ?? runtimeDirectory?.split(separator: ":").first.map(String.init) {
+            self.init(path: directory + "/released")
+        } else {
+            self.init(besideSocket: socketPath)
+        }
+    }
+
     /// The record beside a control socket: `/run/portreserve/released` for the system socket.
     public init(besideSocket socketPath: String) {
         let directory = parentDirectory(of: socketPath)

@@ -43,6 +43,12 @@ struct Run: ParsableCommand {
 
     @OptionGroup var location: Location
 
+    @Option(name: .customLong("state-dir"),
+            help: ArgumentHelp("Where the record of released services is kept (it must not survive a reboot).",
+                               discussion: "Default: $RUNTIME_DIRECTORY under systemd, else the socket's directory.",
+                               valueName: "dir"))
+    var stateDirectory: String?
+
     @Flag(name: [.customShort("d"), .long], help: "Stay in the foreground and log more (the original's -d).")
     var debug = false
 
@@ -56,7 +62,7 @@ struct Run: ParsableCommand {
             defer { if let path = control.createdPath { unlink(path) } }
             let daemon = Daemon(
                 settings: DaemonSettings(
-                    configuration: location.loader, releasedRecord: ReleasedRecord(besideSocket: location.socketPath)),
+                    configuration: location.loader, releasedRecord: ReleasedRecord(stateDirectory: stateDirectory, socketPath: location.socketPath)),
                 serviceManager: SystemdServiceManager(logger: logger), logger: logger)
             let loop = try DaemonLoop(daemon: daemon, control: control.fd, logger: logger)
             throw ExitCode(try loop.run())

@@ -148,3 +148,14 @@ final class RecordingServiceManager: ServiceManaging {
         #expect(lines[2].hasPrefix("row alpha \(ports[0])/tcp ipv4 held "))
     }
 }
+
+@Suite struct ReleasedRecordTests {
+    @Test func theRecordGoesWhereItIsToldThenToSystemdsRuntimeDirectoryThenBesideTheSocket() {
+        #expect(ReleasedRecord(stateDirectory: "/var/tmp/x", socketPath: "/run/p/socket", runtimeDirectory: "/run/p/state").path
+            == "/var/tmp/x/released")
+        #expect(ReleasedRecord(stateDirectory: nil, socketPath: "/run/p/socket", runtimeDirectory: "/run/p/state:/run/other").path
+            == "/run/p/state/released")
+        #expect(ReleasedRecord(stateDirectory: nil, socketPath: "/run/p/socket", runtimeDirectory: nil).path == "/run/p/released")
+        #expect(ReleasedRecord(stateDirectory: nil, socketPath: "socket", runtimeDirectory: nil).path == "./released")
+    }
+}
