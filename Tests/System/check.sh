@@ -1,0 +1,93 @@
+#!/bin/bash
+# Runs inside the booted container: checks portreserve under a real systemd and writes one line
+# per check to the results file, which the runner reads from the overlay after poweroff.
+set -u
+T=/usr/local/lib/portreserve-test
+RESULTS=/var/tmp/portreserve-results
+: > "$RESULTS"
+pass() { echo "PASS $1" >> "$RESULTS"; }
+fail() { echo "FAIL $1: $2" >> "$RESULTS"; }
+check() { # check NAME DETAIL COMMAND...
+    local name=$1 detail=$2; shift 2
+    if "$@"; then pass "$name"; else fail "$name" "$detail"; fi
+}
+state() { $T/probe state "$1"; }
+ALL_HELD="tcp4:held udp4:held tcp6:held udp6:held"
+ALL_FREE="tcp4:free udp4:free tcp6:free udp6:free"
+served() { [ "$(echo | timeout 5 socat -T2 - TCP4:127.0.0.1:$1 2>/dev/null)" = served ]; }
+until_served() { for _ in $(seq 100); do served "$1" && return 0; sleep 0.05; done; return 1; }
+
+# 0. The units as shipped pass systemd's own checks.
+out=$(systemd-analyze verify --man=no portreserve.socket portreserve.service portrelease@tmpl.service 2>&1)
+check units-verify "$out" test -z "$out"
+
+# 1. Enabled, active, counts in the status, every port held in every family.
+check enabled "$(systemctl is-enabled portreserve.service portreserve.socket | tr '\n' ' ')" \
+    test "$(systemctl is-enabled portreserve.service portreserve.socket | sort -u)" = enabled
+check active "$(systemctl is-active portreserve.service)" test "$(systemctl is-active portreserve.service)" = active
+status=$(systemctl show -p StatusText --value portreserve.service)
+check status-text "$status" test "$status" = "Holding 31 ports for 7 services, 0 conflicts"
+for port in 57000 48100 48300 48400 48500 700 709; do
+    s=$(state $port); check "held-$port" "$s" test "$s" = "$ALL_HELD"
+done
+s=$(state 48200); check held-48200-tcp-only "$s" test "$s" = "tcp4:held udp4:free tcp6:held udp6:free"
+
+# 2. The ExecStartPre= way: 20 restarts, each serving; without portrelease, the bind fails.
+systemctl start nort.service 2>/dev/null
+check unreleased-unit-fails "nort.service started although its port is reserved" \
+    test "$(systemctl show -p Result --value nort.service)" = exit-code
+failures=0
+for i in $(seq 20); do
+    if ! systemctl restart dep.service || ! until_served 48400; then failures=$((failures + 1)); fi
+done
+check dep-restarts "$failures of 20 restarts failed" test $failures -eq 0
+
+# 3. The dependency way, through portrelease@.service.
+systemctl start tmpldep.service && until_served 48500
+check template-unit "$(systemctl status tmpldep.service portrelease@tmpl.service 2>&1 | tail -5)" \
+    test "$(systemctl show -p ActiveState --value tmpldep.service)" = active
+
+# 4. Ordering: rpcbind.service is after portreserve.service, and bindresvport() never got a reserved port.
+check order-after "$(systemctl show -p After --value rpcbind.service)" \
+    grep -qw portreserve.service <<< "$(systemctl show -p After --value rpcbind.service)"
+ready=$(systemctl show -p ActiveEnterTimestampMonotonic --value portreserve.service)
+started=$(systemctl show -p ExecMainStartTimestampMonotonic --value rpcbind.service)
+check order-ready-first "portreserve ready at $ready, rpcbind started at $started" test "$started" -ge "$ready"
+taken=$(awk '$2 >= 700 && $2 <= 709' /run/rpcbind-ports | tr '\n' ' ')
+check resvport-never-reserved "bindresvport returned reserved ports: $taken" test -z "$taken"
+# It really went through the whole range: every port of 600-1023 was handed out, per protocol,
+# except the reserved ones and those libtirpc skips by itself (/etc/bindresvport.blacklist).
+skipped=$(grep -o '^[0-9]\+' /etc/bindresvport.blacklist 2>/dev/null | awk '$1 >= 600 && $1 <= 1023 && ($1 < 700 || $1 > 709)' | sort -u | wc -l)
+expected=$((424 - 10 - skipped))
+for proto in tcp udp; do
+    count=$(awk -v p=$proto '$1 == p && $2 >= 600 && $2 <= 1023' /run/rpcbind-ports | wc -l)
+    check "resvport-exhausted-$proto" "$count of $expected ports" test "$count" -eq "$expected"
+done
+
+# 5. The journal: reservation and release of dep, with the requesting unit.
+entries=$(journalctl -u portreserve.service PORTRESERVE_SERVICE=dep -o export 2>/dev/null)
+check journal-reserved "no reservation entry" grep -q '^MESSAGE_ID=9dbd1849e9804920b86e11e63088d27a$' <<< "$entries"
+check journal-released "no release entry" grep -q '^MESSAGE_ID=3c350dc25a4e407a9eb3c30081b07c30$' <<< "$entries"
+check journal-requester-unit "no PORTRESERVE_REQUESTER_UNIT=dep.service" grep -q '^PORTRESERVE_REQUESTER_UNIT=dep.service$' <<< "$entries"
+
+# 7. Another user may not release.
+out=$(setpriv --reuid nobody --regid nogroup --clear-groups /usr/sbin/portrelease guarded 2>&1); code=$?
+check nobody-refused "exit $code: $out" test $code -eq 1
+s=$(state 48300); check nobody-nothing-released "$s" test "$s" = "$ALL_HELD"
+check journal-refused "no refusal entry" \
+    grep -q '^MESSAGE_ID=4215d3ce9fcc41bbbc4a821510965d1e$' <<< "$(journalctl -u portreserve.service -o export)"
+
+# 6. Everything released: the daemon exits, the socket stays, a late release answers at once.
+/usr/sbin/portrelease alpha beta gamma rpcres guarded
+for _ in $(seq 100); do [ "$(systemctl is-active portreserve.service)" = active ] || break; sleep 0.05; done
+check exits-when-done "$(systemctl is-active portreserve.service)" test "$(systemctl is-active portreserve.service)" = inactive
+check exit-status "$(systemctl show -p Result --value portreserve.service)" \
+    test "$(systemctl show -p Result --value portreserve.service)" = success
+check socket-stays "$(systemctl is-active portreserve.socket)" test "$(systemctl is-active portreserve.socket)" = active
+out=$(/usr/sbin/portrelease --verbose alpha 2>&1); code=$?
+check late-release "exit $code: $out" test "$code $out" = "0 alpha: already released"
+for port in 57000 48100 48300 700; do
+    s=$(state $port); check "free-after-$port" "$s" test "$s" = "$ALL_FREE"
+done
+
+systemctl poweroff --no-block
