@@ -133,10 +133,8 @@ public enum RequestCodec {
             case "released":
                 var ports: [PortKey] = []
                 for word in words.dropFirst(2) {
-                    let parts = word.split(separator: "/")
-                    guard parts.count == 2, let port = UInt16(parts[0]), let transport = TransportProtocol(rawValue: String(parts[1]))
-                    else { return .failure(RequestError("malformed port \"\(word)\" in reply")) }
-                    ports.append(PortKey(port, transport))
+                    guard let port = PortKey(word) else { return .failure(RequestError("malformed port \"\(word)\" in reply")) }
+                    ports.append(port)
                 }
                 results.append((name, .released(ports)))
             case "already-released": results.append((name, .alreadyReleased))

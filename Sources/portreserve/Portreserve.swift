@@ -17,7 +17,7 @@ struct Portreserve: ParsableCommand {
             when `portrelease NAME` asks. Exits once everything is released. Under systemd the control \
             socket comes from portreserve.socket; without it the daemon creates it.
             """,
-        subcommands: [Run.self],
+        subcommands: [Run.self, Status.self, Check.self],
         defaultSubcommand: Run.self
     )
 }
@@ -73,4 +73,70 @@ struct Run: ParsableCommand {
             throw ExitCode.failure
         }
     }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what the daemon holds (any user may ask).",
+        discussion: """
+            Prints one row per service, port, protocol and family with its state (held, conflict, failed, \
+            released; shared with other services) and since when, then a summary line. When no daemon runs, \
+            says so, shows what the configuration would reserve, and exits 3 (LSB "not running").
+            """)
+
+    @OptionGroup var location: Location
+
+    @Flag(help: "Print JSON (schema version 1, described in the README) instead of a table.")
+    var json = false
+
+    @Option(help: ArgumentHelp("Seconds to wait for the daemon's answer.", valueName: "seconds"))
+    var timeout: Double = Defaults.releaseTimeoutSeconds
+
+    func run() throws {
+        let outcome: ControlOutcome<[[UInt8]]>
+        do { outcome = try ControlClient(socketPath: location.socketPath, timeoutSeconds: timeout).statusDatagrams() } catch {
+            throw CommandFailure("portreserve status: \(error)")
+        }
+        switch outcome {
+        case .noDaemon:
+            let report = StatusReport.wouldReserve(location.loader.load())
+            print(json ? report.json() : report.text(), terminator: "")
+            throw ExitCode(3)
+        case .timedOut:
+            throw CommandFailure("portreserve status: the daemon at \(location.socketPath) did not answer within \(timeout) seconds")
+        case .rejected(let message):
+            throw CommandFailure("portreserve status: the daemon rejected the request: \(message)")
+        case .answered(let datagrams):
+            switch StatusReport.decode(datagrams) {
+            case .success(let report): print(json ? report.json() : report.text(), terminator: "")
+            case .failure(let error): throw CommandFailure("portreserve status: \(error)")
+            }
+        }
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Validate the configuration without touching any port.",
+        discussion: """
+            Prints every problem as FILE:LINE: message, including ports named by two services or twice in \
+            one file. Exits 0 when the configuration is clean, 1 otherwise.
+            """)
+
+    @OptionGroup var location: Location
+
+    func run() throws {
+        let configuration = location.loader.load()
+        let findings = ConfigurationCheck.findings(configuration)
+        for finding in findings { print(finding) }
+        if !findings.isEmpty { throw ExitCode.failure }
+        let ports = Set(configuration.services.flatMap(\.ports)).count
+        print("\(configuration.services.count) services, \(ports) ports: no problems")
+    }
+}
+
+/// A failure whose message is the whole story: printed as it is, exit status 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -1,0 +1,137 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `portreserve status` shows: the daemon's rows, or what the configuration would reserve
+/// when no daemon runs. It renders text; the executable prints it.
+public struct StatusReport: Equatable, Sendable {
+    /// One row of the report. `state` is held, conflict, failed, released, or configured (no daemon).
+    public struct Row: Equatable, Sendable {
+        public var service: String
+        public var port: PortKey
+        public var family: AddressFamily?
+        public var state: String
+        public var since: Int?
+        public var sharedWith: [String]
+        public var detail: String?
+    }
+
+    public var running: Bool
+    public var summary: ReservationSummary
+    public var rows: [Row]
+
+    /// The report the daemon's status datagrams carry.
+    public static func decode(_ datagrams: [[UInt8]]) -> Result<StatusReport, RequestError> {
+        var summary = ReservationSummary()
+        var rows: [Row] = []
+        for datagram in datagrams {
+            for line in String(decoding: datagram, as: UTF8.self).split(separator: "\n").dropFirst() {
+                let words = line.split(separator: " ", maxSplits: 7, omittingEmptySubsequences: false)
+                if words.first == "summary", words.count == 4,
+                   let ports = Int(words[1]), let services = Int(words[2]), let conflicts = Int(words[3]) {
+                    summary = ReservationSummary(ports: ports, services: services, conflicts: conflicts)
+                } else if words.first == "row", words.count == 8, let port = PortKey(words[2]),
+                          let family = AddressFamily(rawValue: String(words[3])), let since = Int(words[5]) {
+                    rows.append(Row(
+                        service: String(words[1]), port: port, family: family, state: String(words[4]), since: since,
+                        sharedWith: words[6] == "-" ? [] : words[6].split(separator: ",").map(String.init),
+                        detail: words[7] == "-" ? nil : String(words[7])))
+                } else {
+                    return .failure(RequestError("malformed status line \"\(line.prefix(80))\""))
+                }
+            }
+        }
+        return .success(StatusReport(running: true, summary: summary, rows: rows))
+    }
+
+    /// What `configuration` would reserve, for when no daemon runs.
+    public static func wouldReserve(_ configuration: Configuration) -> StatusReport {
+        var owners: [PortKey: [String]] = [:]
+        for service in configuration.services { for port in service.ports { owners[port, default: []].append(service.name) } }
+        let rows = configuration.services.flatMap { service in
+            service.ports.map { port in
+                Row(service: service.name, port: port, family: nil, state: "configured", since: nil,
+                    sharedWith: owners[port, default: []].filter { $0 != service.name }, detail: nil)
+            }
+        }
+        let summary = ReservationSummary(ports: owners.count, services: configuration.services.filter { !$0.ports.isEmpty }.count)
+        return StatusReport(running: false, summary: summary, rows: rows)
+    }
+
+    /// An aligned table and one summary line.
+    public func text() -> String {
+        var lines = [["SERVICE", "PORT", "PROTO", "FAMILY", "STATE", "SINCE", "DETAIL"]]
+        for row in rows {
+            var state = row.state
+            if !row.sharedWith.isEmpty { state += " (shared with \(row.sharedWith.joined(separator: ",")))" }
+            lines.append([
+                row.service, "\(row.port.port)", row.port.transport.rawValue, row.family?.rawValue ?? "both", state,
+                row.since.map(Self.localTime) ?? "-", row.detail ?? "",
+            ])
+        }
+        let widths = (0..<7).map { column in lines.map { $0[column].count }.max() ?? 0 }
+        var text = lines.map { cells in
+            var line = ""
+            for (column, cell) in cells.enumerated() {
+                line += column == cells.count - 1 ? cell : cell + String(repeating: " ", count: widths[column] - cell.count + 2)
+            }
+            return String(line.reversed().drop(while: { $0 == " " }).reversed())
+        }.joined(separator: "\n")
+        let counts = "\(summary.ports) ports for \(summary.services) services, \(summary.conflicts) conflicts"
+        text += "\n" + (running ? "Holding \(counts)" : "Not running; the configuration would reserve \(summary.ports) ports for \(summary.services) services")
+        return text + "\n"
+    }
+
+    /// The `--json` form: a stable schema for scripts, documented in the README.
+    public func json() -> String {
+        let rowsJSON = rows.map { row in
+            "{\"service\":\(Self.quoted(row.service)),\"port\":\(row.port.port),\"protocol\":\"\(row.port.transport.rawValue)\","
+                + "\"family\":\(row.family.map { "\"\($0.rawValue)\"" } ?? "null"),\"state\":\(Self.quoted(row.state)),"
+                + "\"since\":\(row.since.map(String.init) ?? "null"),"
+                + "\"shared_with\":[\(row.sharedWith.map(Self.quoted).joined(separator: ","))],"
+                + "\"detail\":\(row.detail.map(Self.quoted) ?? "null")}"
+        }
+        return "{\"version\":1,\"running\":\(running),\"summary\":{\"ports\":\(summary.ports),\"services\":\(summary.services),"
+            + "\"conflicts\":\(summary.conflicts)},\"reservations\":[\(rowsJSON.joined(separator: ","))]}\n"
+    }
+
+    static func quoted(_ text: String) -> String {
+        var result = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\t": result += "\\t"
+            case "\r": result += "\\r"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    result.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return result + "\""
+    }
+
+    static func localTime(_ seconds: Int) -> String {
+        var time = time_t(seconds)
+        var parts = tm()
+        localtime_r(&time, &parts)
+        var buffer = [CChar](repeating: 0, count: 32)
+        let count = strftime(&buffer, buffer.count, "%Y-%m-%d %H:%M:%S", &parts)
+        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+extension PortKey {
+    /// Parses "631/tcp".
+    public init?(_ text: Substring) {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let port = UInt16(parts[0]), port > 0,
+              let transport = TransportProtocol(rawValue: String(parts[1])) else { return nil }
+        self.init(port, transport)
+    }
+}

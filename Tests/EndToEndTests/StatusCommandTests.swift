@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+import TestSupport
+
+@Suite struct StatusCommandTests {
+    @Test func statusShowsTheDaemonsRowsAndAnyUserMayAsk() throws {
+        let ports = unusedPorts(2)
+        let daemon = try RunningDaemon(["web": "\(ports[0])/tcp\n", "dns": "\(ports[1])/udp\n"])
+        try daemon.waitUntilReady()
+        let result = try run(product("portreserve"), ["status", "--socket", daemon.socketPath])
+        #expect(result.status == 0)
+        let lines = result.standardOutput.split(separator: "\n")
+        #expect(lines.count == 6)
+        #expect(lines.first?.hasPrefix("SERVICE") == true)
+        #expect(lines[1].hasPrefix("dns      \(ports[1])  udp    ipv4    held"))
+        #expect(lines.last == "Holding 2 ports for 2 services, 0 conflicts")
+        if runningAsRoot {
+            chmod(daemon.directory.path, 0o755)
+            let asNobody = try run("/usr/bin/setpriv", ["--reuid", "nobody", "--regid", "nogroup", "--clear-groups",
+                                                        product("portreserve"), "status", "--json", "--socket", daemon.socketPath])
+            #expect(asNobody.status == 0)
+            #expect(asNobody.standardOutput.hasPrefix(#"{"version":1,"running":true,"summary":{"ports":2,"services":2,"conflicts":0}"#))
+        }
+    }
+
+    @Test func withoutADaemonStatusExitsThreeAndShowsTheConfiguration() throws {
+        let directory = try TemporaryDirectory("status")
+        try directory.write("conf/web", "48631/tcp\n")
+        let result = try run(product("portreserve"),
+                             ["status", "--config-dir", directory.path + "/conf", "--socket", directory.path + "/none"])
+        #expect(result.status == 3)
+        #expect(result.standardOutput.hasSuffix("Not running; the configuration would reserve 1 ports for 1 services\n"))
+        #expect(result.standardOutput.contains("web      48631  tcp    both    configured"))
+    }
+
+    @Test func checkExitsOneAndNamesEveryProblem() throws {
+        let directory = try TemporaryDirectory("check")
+        let bad = try directory.write("conf/bad", "70000\n")
+        try directory.write("conf/good", "48631\n")
+        let result = try run(product("portreserve"), ["check", "--config-dir", directory.path + "/conf"])
+        #expect(result.status == 1)
+        #expect(result.standardOutput == "\(bad):1: port 70000 is out of range 1-65535\n")
+        try FileManager.default.removeItem(atPath: bad)
+        let clean = try run(product("portreserve"), ["check", "--config-dir", directory.path + "/conf"])
+        #expect(clean.status == 0)
+        #expect(clean.standardOutput == "1 services, 2 ports: no problems\n")
+    }
+}
