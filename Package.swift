@@ -43,7 +43,7 @@ let package = Package(
         .executableTarget(
             name: "portreserve",
             dependencies: [
-                "PortReserveCore", "Systemd",
+                "PortReserveCore", "Systemd", "SystemCalls",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -30,7 +30,16 @@ public struct ControlClient: Sendable {
 
     /// Releases `names` and returns once the daemon has closed their sockets.
     public func release(_ names: [String]) throws(SystemError) -> ControlOutcome<[(String, ReleaseReply)]> {
-        switch try exchange(.release(names), until: { _ in true }) {
+        try perNameRequest(.release(names))
+    }
+
+    /// Takes released services' ports back; a daemon that had exited is started again by socket activation.
+    public func reclaim(_ names: [String]) throws(SystemError) -> ControlOutcome<[(String, ReleaseReply)]> {
+        try perNameRequest(.reclaim(names))
+    }
+
+    private func perNameRequest(_ request: Request) throws(SystemError) -> ControlOutcome<[(String, ReleaseReply)]> {
+        switch try exchange(request, until: { _ in true }) {
         case .noDaemon: return .noDaemon
         case .timedOut: return .timedOut
         case .rejected(let message): return .rejected(message)

@@ -28,36 +28,44 @@ public final class Daemon {
     private let serviceManager: ServiceManaging
     private let logger: Logger
     public private(set) var table: ReservationTable
+    private let store: DescriptorStore
+    /// The configuration in force, per service: reclaim re-reserves from it.
+    private var configured: [String: ServiceConfiguration] = [:]
 
     public init(settings: DaemonSettings, serviceManager: ServiceManaging, logger: Logger) {
         self.settings = settings
         self.serviceManager = serviceManager
         self.logger = logger
+        self.store = DescriptorStore(manager: serviceManager)
         self.table = ReservationTable(families: [])
     }
 
     /// Nothing is held any more: the daemon's work is done.
     public var isFinished: Bool { table.heldSocketCount == 0 }
 
-    /// Reads the configuration, binds every port, and only then tells systemd it is ready.
-    public func start() {
+    /// Reads the configuration, takes back the sockets systemd kept in its descriptor store
+    /// (`stored`) or binds them, and only then tells systemd it is ready.
+    public func start(adopting stored: [ListenedDescriptor] = []) {
         let families = settings.families ?? (InternetSockets.kernelHasIPv6() ? [.ipv4, .ipv6] : [.ipv4])
         if !families.contains(.ipv6) && settings.families == nil {
             logger.notice("this kernel has no IPv6: reserving IPv4 ports only")
         }
-        table = ReservationTable(families: families)
-        let configuration = settings.configuration.load()
-        for problem in configuration.problems {
-            logger.warning("\(problem)", metadata: [
-                "MESSAGE_ID": "\(MessageID.configurationProblem)", "PORTRESERVE_FILE": "\(problem.file)",
-                "PORTRESERVE_LINE": "\(problem.line.map(String.init) ?? "")",
-            ])
+        for message in store.adopt(stored) { logger.warning("\(message)") }
+        table = ReservationTable(families: families) { [store] key, family, service throws(SystemError) -> CInt in
+            let slot = SocketSlot(key, family)
+            if let fd = store.takeAdopted(slot) { return fd }
+            let fd = try InternetSockets.reserve(key, family)
+            store.store(fd, slot, service: service)
+            return fd
         }
+        table.onClose = { [store] key, family in store.remove(SocketSlot(key, family)) }
+        let configuration = loadConfiguration()
         let released = settings.releasedRecord.load()
         let socketsNeeded = Set(configuration.services.flatMap(\.ports)).count * families.count
         ResourceLimits.ensureDescriptors(socketsNeeded + 64, logger: logger)
         var failures: [String] = []
         for service in configuration.services {
+            configured[service.name] = service
             if released.contains(service.name) {
                 table.addReleased(service)
                 logger.info("\(service.name) was released earlier in this boot: not reserving it again",
@@ -66,16 +74,76 @@ public final class Daemon {
             }
             for event in table.add(service) { log(event, failures: &failures) }
         }
-        if !failures.isEmpty {
-            logger.error("could not hold \(failures.count) sockets: \(failures.prefix(5).joined(separator: ", "))\(failures.count > 5 ? ", ..." : "")",
-                         metadata: ["MESSAGE_ID": "\(MessageID.notHeld)"])
+        reportFailures(failures)
+        let adoptedCount = stored.count
+        for slot in store.discardUnclaimed() {
+            logger.info("gave up \(slot) that the service manager kept: no unreleased service names it any more")
         }
         let summary = table.summary()
-        logger.info("ready: \(statusText)", metadata: [
-            "MESSAGE_ID": "\(MessageID.ready)", "PORTRESERVE_PORTS": "\(summary.ports)",
-            "PORTRESERVE_SERVICES": "\(summary.services)", "PORTRESERVE_CONFLICTS": "\(summary.conflicts)",
-        ])
+        logger.info("ready: \(statusText)\(adoptedCount > 0 ? " (\(adoptedCount) sockets taken back from the service manager)" : "")",
+                    metadata: [
+                        "MESSAGE_ID": "\(MessageID.ready)", "PORTRESERVE_PORTS": "\(summary.ports)",
+                        "PORTRESERVE_SERVICES": "\(summary.services)", "PORTRESERVE_CONFLICTS": "\(summary.conflicts)",
+                    ])
         serviceManager.notify([.ready, .status(statusText)])
+    }
+
+    /// Re-reads the configuration. New services are reserved and services whose files are gone
+    /// are given up; reservations that did not change are never closed and opened again, and
+    /// released services stay released. A file with problems keeps its old reservations.
+    public func reload() {
+        serviceManager.notify([ServiceManager.reloading()])
+        let configuration = loadConfiguration()
+        let released = settings.releasedRecord.load()
+        let broken = Set(configuration.problems.map(\.file))
+        let names = Set(configuration.services.map(\.name))
+        var failures: [String] = []
+        for name in table.serviceNames where !names.contains(name) {
+            if let file = table.file(of: name), broken.contains(file) {
+                logger.warning("keeping the reservations of \(name): \(file) cannot be read", metadata: fields(name))
+                continue
+            }
+            logger.info("\(name) is no longer configured: giving it up", metadata: fields(name))
+            configured[name] = nil
+            for event in table.forget(name) { log(event, failures: &failures) }
+        }
+        for service in configuration.services {
+            if table.isReleased(service.name) != nil {
+                if broken.contains(service.file) {
+                    logger.warning("keeping the old reservations of \(service.name): \(service.file) has problems (see above)",
+                                   metadata: fields(service.name))
+                    continue
+                }
+                configured[service.name] = service
+                for event in table.update(service) { log(event, failures: &failures) }
+            } else if released.contains(service.name) {
+                configured[service.name] = service
+                table.addReleased(service)
+            } else {
+                configured[service.name] = service
+                for event in table.add(service) { log(event, failures: &failures) }
+            }
+        }
+        reportFailures(failures)
+        logger.info("reloaded: \(statusText)", metadata: ["MESSAGE_ID": "\(MessageID.ready)"])
+        serviceManager.notify([.ready, .status(statusText)])
+    }
+
+    private func loadConfiguration() -> Configuration {
+        let configuration = settings.configuration.load()
+        for problem in configuration.problems {
+            logger.warning("\(problem)", metadata: [
+                "MESSAGE_ID": "\(MessageID.configurationProblem)", "PORTRESERVE_FILE": "\(problem.file)",
+                "PORTRESERVE_LINE": "\(problem.line.map(String.init) ?? "")",
+            ])
+        }
+        return configuration
+    }
+
+    private func reportFailures(_ failures: [String]) {
+        guard !failures.isEmpty else { return }
+        logger.error("could not hold \(failures.count) sockets: \(failures.prefix(5).joined(separator: ", "))\(failures.count > 5 ? ", ..." : "")",
+                     metadata: ["MESSAGE_ID": "\(MessageID.notHeld)"])
     }
 
     /// "Holding 4 ports for 2 services, 1 conflicts", for STATUS= and the journal.
@@ -103,7 +171,53 @@ public final class Daemon {
             return []
         case .success(.release(let names)):
             return [RequestCodec.encodeReleaseReply(release(names, from: Requester(datagram.credentials)))]
+        case .success(.reclaim(let names)):
+            return [RequestCodec.encodeReleaseReply(reclaim(names, from: Requester(datagram.credentials)))]
         }
+    }
+
+    /// Takes a released service's ports back (its real service has stopped) and forgets that it was
+    /// released, so nothing else can take them until it starts again.
+    private func reclaim(_ requested: [String], from sender: Requester) -> [(String, ReleaseReply)] {
+        if let refusal = refusal(of: requested, from: sender, doing: "reclaim") { return refusal }
+        let names = requested.contains("*") ? configured.keys.sorted() : requested
+        do { try settings.releasedRecord.remove(names) } catch {
+            logger.warning("cannot update the record of released services in \(settings.releasedRecord.path): \(error)")
+        }
+        var replies: [(String, ReleaseReply)] = []
+        var failures: [String] = []
+        for name in names {
+            guard let service = configured[name] else {
+                replies.append((name, .unknown))
+                continue
+            }
+            table.forget(name)
+            for event in table.add(service) { log(event, failures: &failures) }
+            let held = Set(table.status().filter { row in
+                guard row.service == name, case .held = row.state else { return false }
+                return true
+            }.map(\.port))
+            let ports = service.ports
+            replies.append((name, .reclaimed(held: ports.filter(held.contains), notHeld: ports.filter { !held.contains($0) })))
+            var metadata = fields(name).merging(sender.fields) { $1 }
+            metadata["MESSAGE_ID"] = "\(MessageID.reserved)"
+            logger.info("reclaimed \(name) for \(sender): holding \(held.count) of its \(ports.count) ports again", metadata: metadata)
+        }
+        reportFailures(failures)
+        serviceManager.notify([.status(statusText)])
+        return replies
+    }
+
+    /// The refusal for a sender that is not root, or nil when it may act. Logged per name.
+    private func refusal(of names: [String], from sender: Requester, doing action: String) -> [(String, ReleaseReply)]? {
+        guard sender.uid != 0 else { return nil }
+        let why = sender.uid.map { "only root may \(action) ports (sender uid \($0))" }
+            ?? "only root may \(action) ports, and the sender is unknown (the control socket needs PassCredentials=yes)"
+        for name in names {
+            logger.warning("refused to \(action) \(name) for \(sender): \(why)", metadata: fields(name).merging(
+                sender.fields.merging(["MESSAGE_ID": "\(MessageID.refused)"]) { $1 }) { $1 })
+        }
+        return names.map { ($0, .refused(why)) }
     }
 
     /// Closes everything on shutdown.
@@ -114,15 +228,7 @@ public final class Daemon {
     }
 
     private func release(_ requested: [String], from sender: Requester) -> [(String, ReleaseReply)] {
-        guard sender.uid == 0 else {
-            let why = sender.uid.map { "only root may release ports (sender uid \($0))" }
-                ?? "only root may release ports, and the sender is unknown (the control socket needs PassCredentials=yes)"
-            for name in requested {
-                logger.warning("refused to release \(name) for \(sender): \(why)", metadata: fields(name).merging(
-                    sender.fields.merging(["MESSAGE_ID": "\(MessageID.refused)"]) { $1 }) { $1 })
-            }
-            return requested.map { ($0, .refused(why)) }
-        }
+        if let refusal = refusal(of: requested, from: sender, doing: "release") { return refusal }
         let names = requested.contains("*") ? table.serviceNames : requested
         // Recorded before closing: a crash in between must not hand the ports back at restart.
         let toRecord = names.filter { table.isReleased($0) == false }
@@ -148,6 +254,8 @@ public final class Daemon {
                 logger.info("nothing is reserved under the name \(name) (asked by \(sender))", metadata: fields(name).merging(sender.fields) { $1 })
             }
         }
+        // The copies in systemd's store hold the ports too: answer only once they are closed.
+        store.confirmRemovals()
         serviceManager.notify([.status(statusText)])
         return replies
     }
@@ -168,6 +276,10 @@ public final class Daemon {
             if let holder { metadata["PORTRESERVE_HOLDER"] = "\(holder)" }
             logger.warning("conflict: cannot reserve \(InternetSockets.describe(key, family)) for \(service): \(error.reason)\(holder.map { ", held by " + $0 } ?? "")",
                            metadata: metadata)
+        case .givenUp(let service, let key):
+            var metadata = fields(service, key)
+            metadata["MESSAGE_ID"] = "\(MessageID.released)"
+            logger.info("gave up \(key): no configured service names it any more (it was \(service)'s)", metadata: metadata)
         case .failed(let service, let key, let family, let error):
             failures.append("\(InternetSockets.describe(key, family)) for \(service) (\(error.reason))")
             var metadata = fields(service, key)

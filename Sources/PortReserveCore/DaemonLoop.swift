@@ -1,5 +1,6 @@
 import Logging
 import SystemCalls
+import Systemd
 
 #if canImport(Glibc)
 import Glibc
@@ -13,10 +14,13 @@ public final class DaemonLoop: @unchecked Sendable {
     private let control: CInt
     private let logger: Logger
     private let wake: CInt
+    private let stored: [ListenedDescriptor]
 
-    public init(daemon: Daemon, control: CInt, logger: Logger) throws(SystemError) {
+    /// `stored` are the descriptors systemd kept in its store for us, to be taken back at start.
+    public init(daemon: Daemon, control: CInt, stored: [ListenedDescriptor] = [], logger: Logger) throws(SystemError) {
         self.daemon = daemon
         self.control = control
+        self.stored = stored
         self.logger = logger
         self.wake = try makeEventDescriptor()
     }
@@ -34,7 +38,7 @@ public final class DaemonLoop: @unchecked Sendable {
     public func run() throws(SystemError) -> Int32 {
         let signals = try makeSignalDescriptor([SIGTERM, SIGINT, SIGHUP])
         defer { closeDescriptor(signals) }
-        daemon.start()
+        daemon.start(adopting: stored)
         // Requests may already be queued: a portrelease that socket-activated us is waiting.
         serveQueued()
         while !daemon.isFinished {
@@ -46,7 +50,7 @@ public final class DaemonLoop: @unchecked Sendable {
             _ = try retryingInterrupts("poll") { poll(&pollers, nfds_t(pollers.count), -1) }
             if pollers[1].revents != 0, let signal = readSignal(signals) {
                 if signal == SIGHUP {
-                    logger.notice("SIGHUP: reloading is not supported yet; the reservations stay as they are")
+                    daemon.reload()
                     continue
                 }
                 daemon.stop(reason: signal == SIGINT ? "SIGINT" : "SIGTERM")

@@ -52,4 +52,20 @@ public struct ReleasedRecord: Sendable {
             offset += try written.get()
         }
     }
+
+    /// Forgets `names`, rewriting the record through a temporary file and rename(2), so a crash
+    /// leaves the old record or the new one, never half of one.
+    public func remove(_ names: [String]) throws(SystemError) {
+        let current = load()
+        let dropped = Set(names)
+        guard !current.isDisjoint(with: dropped) else { return }
+        let temporary = path + ".new"
+        let fd = try retryingInterrupts("open", subject: temporary) {
+            open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        }
+        let text = current.subtracting(dropped).sorted().map { $0 + "\n" }.joined()
+        writeAll(text, to: fd)
+        closeDescriptor(fd)
+        _ = try retryingInterrupts("rename", subject: "\(temporary) to \(path)") { rename(temporary, path) }
+    }
 }

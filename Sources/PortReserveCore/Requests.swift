@@ -7,6 +7,8 @@ public enum Request: Equatable, Sendable {
     case release([String])
     /// The reservations, for anyone who can reach the socket.
     case status
+    /// Take these released services' ports back (`*` for all), for ExecStopPost= of their units.
+    case reclaim([String])
 }
 
 /// The answer for one name of a release request.
@@ -15,6 +17,8 @@ public enum ReleaseReply: Equatable, Sendable {
     case alreadyReleased
     case unknown
     case refused(String)
+    /// The ports held again after a reclaim, and those that could not be (still in use).
+    case reclaimed(held: [PortKey], notHeld: [PortKey])
 }
 
 /// The control socket's request and reply format.
@@ -59,12 +63,13 @@ public enum RequestCodec {
         let operation = header.dropFirst(prefix.count)
         let arguments = lines.dropFirst()
         switch operation {
-        case "release":
-            guard !arguments.isEmpty else { return .failure(RequestError("release names no service")) }
+        case "release", "reclaim":
+            guard !arguments.isEmpty else { return .failure(RequestError("\(operation) names no service")) }
             for name in arguments {
                 if let why = invalidName(name) { return .failure(RequestError(why)) }
             }
-            return .success(.release(arguments.map(String.init)))
+            let names = arguments.map(String.init)
+            return .success(operation == "release" ? .release(names) : .reclaim(names))
         case "status":
             guard arguments.isEmpty else { return .failure(RequestError("status takes no arguments")) }
             return .success(.status)
@@ -94,6 +99,7 @@ public enum RequestCodec {
         case .legacyRelease(let name): return Array(name.utf8)
         case .release(let names): return Array((prefix + "release\n" + names.map { $0 + "\n" }.joined()).utf8)
         case .status: return Array((prefix + "status\n").utf8)
+        case .reclaim(let names): return Array((prefix + "reclaim\n" + names.map { $0 + "\n" }.joined()).utf8)
         }
     }
 
@@ -105,6 +111,8 @@ public enum RequestCodec {
             case .alreadyReleased: text += "already-released \(name)\n"
             case .unknown: text += "unknown \(name)\n"
             case .refused(let why): text += "refused \(name) \(why)\n"
+            case .reclaimed(let held, let notHeld):
+                text += "reclaimed \(name)" + held.map { " \($0)" }.joined() + " |" + notHeld.map { " \($0)" }.joined() + "\n"
             }
         }
         return Array(text.utf8)
@@ -140,6 +148,14 @@ public enum RequestCodec {
             case "already-released": results.append((name, .alreadyReleased))
             case "unknown": results.append((name, .unknown))
             case "refused": results.append((name, .refused(words.dropFirst(2).joined(separator: " "))))
+            case "reclaimed":
+                let lists = words.dropFirst(2).split(separator: "|", omittingEmptySubsequences: false)
+                guard lists.count == 2 else { return .failure(RequestError("malformed reply line \"\(line)\"")) }
+                let held = lists[0].compactMap { PortKey($0) }, notHeld = lists[1].compactMap { PortKey($0) }
+                guard held.count == lists[0].count, notHeld.count == lists[1].count else {
+                    return .failure(RequestError("malformed reply line \"\(line)\""))
+                }
+                results.append((name, .reclaimed(held: held, notHeld: notHeld)))
             default: return .failure(RequestError("malformed reply line \"\(line)\""))
             }
         }

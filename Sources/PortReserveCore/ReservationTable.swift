@@ -23,6 +23,8 @@ public enum ReservationEvent: Equatable, Sendable {
     case shared(service: String, PortKey, with: String)
     case conflict(service: String, PortKey, AddressFamily, SystemError, holder: String?)
     case failed(service: String, PortKey, AddressFamily, SystemError)
+    /// No configured service names the port any more: its sockets were closed.
+    case givenUp(service: String, PortKey)
 }
 
 /// The answer to one release, per service name.
@@ -62,43 +64,51 @@ public struct StatusRow: Equatable, Sendable {
 }
 
 /// Owns every reserved socket. A port named by several services is held by one socket per
-/// family and belongs to all of them; releasing any of them gives it up. Releases close in one
-/// place, here, so "released" always means "closed".
+/// family and belongs to all of them; releasing any of them gives it up. Sockets are closed in
+/// one place, here, so "released" always means "closed".
 public final class ReservationTable {
     private struct Reservation {
         let key: PortKey
+        /// The configured, not forgotten services that name the port (released ones included, for status).
         var owners: [String]
         var states: [AddressFamily: SocketState]
         var since: Int
 
-        var isHeld: Bool {
-            states.values.contains { if case .held = $0 { return true } else { return false } }
-        }
+        var heldCount: Int { states.values.filter { if case .held = $0 { true } else { false } }.count }
+        var conflictCount: Int { states.values.filter { if case .conflict = $0 { true } else { false } }.count }
+        var isHeld: Bool { heldCount > 0 }
     }
 
     private struct Service {
         let file: String
-        var reservations: [Int]
+        /// The ports its configuration names, in order.
+        var ports: [PortKey]
         var released: Bool
     }
 
     public let families: [AddressFamily]
-    private let bind: (PortKey, AddressFamily) throws(SystemError) -> CInt
+    /// Opens the socket for a port and family on behalf of a service (the service only names it).
+    private let bind: (PortKey, AddressFamily, String) throws(SystemError) -> CInt
     private let holderOf: (PortKey, AddressFamily) -> String?
-    private var reservations: [Reservation] = []
-    private var index: [PortKey: Int] = [:]
+    /// Told about every socket closed by a release or because its port is no longer configured
+    /// (not at shutdown), so the daemon can drop it from systemd's descriptor store too.
+    public var onClose: ((PortKey, AddressFamily) -> Void)?
+    private var reservations: [PortKey: Reservation] = [:]
     private var services: [String: Service] = [:]
-    /// These counts are kept up to date on every change, so the exit test and the STATUS= line
-    /// after each release cost nothing, however large the table.
+
+    // Kept up to date by `update`, the one place reservations change, so the exit test and the
+    // STATUS= line after each release cost nothing, however large the table.
     public private(set) var heldSocketCount = 0
     private var heldPortCount = 0
     private var conflictCount = 0
-    /// How many held ports each service still has a share in; a service leaves at zero.
+    /// How many held ports each service has a share in; a service leaves the map at zero.
     private var heldPortsPerService: [String: Int] = [:]
 
     public init(
         families: [AddressFamily],
-        bind: @escaping (PortKey, AddressFamily) throws(SystemError) -> CInt = InternetSockets.reserve,
+        bind: @escaping (PortKey, AddressFamily, String) throws(SystemError) -> CInt = { key, family, _ throws(SystemError) in
+            try InternetSockets.reserve(key, family)
+        },
         holderOf: @escaping (PortKey, AddressFamily) -> String? = PortHolder.describe
     ) {
         self.families = families
@@ -111,82 +121,61 @@ public final class ReservationTable {
     /// The configured service names.
     public var serviceNames: [String] { services.keys.sorted() }
 
-    /// Binds every port of `service` that no earlier service holds yet, and shares those that one does.
+    /// Whether `name` was released by its own request; nil when it is not configured.
+    public func isReleased(_ name: String) -> Bool? { services[name]?.released }
+
+    /// The file `name` was configured in.
+    public func file(of name: String) -> String? { services[name]?.file }
+
+    /// Binds every port of `service` that no other service holds yet, and shares those that one does.
     public func add(_ service: ServiceConfiguration) -> [ReservationEvent] {
-        var events: [ReservationEvent] = []
-        var positions: [Int] = []
-        let now = Self.now()
-        for key in service.ports {
-            if let position = index[key] {
-                reservations[position].owners.append(service.name)
-                if reservations[position].isHeld { heldPortsPerService[service.name, default: 0] += 1 }
-                positions.append(position)
-                events.append(.shared(service: service.name, key, with: reservations[position].owners[0]))
-                continue
-            }
-            var states: [AddressFamily: SocketState] = [:]
-            var held: [AddressFamily] = []
-            for family in families {
-                do {
-                    let fd = try bind(key, family)
-                    states[family] = .held(fd)
-                    held.append(family)
-                    heldSocketCount += 1
-                } catch where error.errno == EADDRINUSE || error.errno == EACCES {
-                    let holder = error.errno == EADDRINUSE ? holderOf(key, family) : nil
-                    states[family] = .conflict(error, holder: holder)
-                    conflictCount += 1
-                    events.append(.conflict(service: service.name, key, family, error, holder: holder))
-                } catch {
-                    states[family] = .failed(error)
-                    events.append(.failed(service: service.name, key, family, error))
-                }
-            }
-            if !held.isEmpty {
-                events.append(.reserved(service: service.name, key, families: held))
-                heldPortCount += 1
-                heldPortsPerService[service.name, default: 0] += 1
-            }
-            index[key] = reservations.count
-            positions.append(reservations.count)
-            reservations.append(Reservation(key: key, owners: [service.name], states: states, since: now))
-        }
-        services[service.name] = Service(file: service.file, reservations: positions, released: false)
-        return events
+        services[service.name] = Service(file: service.file, ports: service.ports, released: false)
+        return service.ports.flatMap { take($0, for: service.name) }
     }
 
     /// Remembers `service` as released without binding anything: it was released earlier in this
     /// boot, so it must not take its ports again.
     public func addReleased(_ service: ServiceConfiguration) {
-        services[service.name] = Service(file: service.file, reservations: [], released: true)
+        services[service.name] = Service(file: service.file, ports: service.ports, released: true)
+    }
+
+    /// Brings a configured service to its new configuration: ports it no longer names are given up
+    /// (unless another service names them), new ones are taken, and the others are not touched:
+    /// an unchanged reservation is never closed and opened again. A released service stays released.
+    public func update(_ service: ServiceConfiguration) -> [ReservationEvent] {
+        guard let old = services[service.name] else { return add(service) }
+        services[service.name] = Service(file: service.file, ports: service.ports, released: old.released)
+        if old.released { return [] }
+        let kept = Set(service.ports)
+        var events = old.ports.filter { !kept.contains($0) }.flatMap { drop($0, from: service.name) }
+        let had = Set(old.ports)
+        events += service.ports.filter { !had.contains($0) }.flatMap { take($0, for: service.name) }
+        return events
+    }
+
+    /// Removes `name` from the table: ports no other service names are closed.
+    @discardableResult
+    public func forget(_ name: String) -> [ReservationEvent] {
+        guard let service = services.removeValue(forKey: name) else { return [] }
+        return service.ports.flatMap { drop($0, from: name) }
     }
 
     /// Closes every socket of `name`. Costs the service's own ports, not the size of the table.
     public func release(_ name: String) -> ReleaseResult {
-        guard var service = services[name] else { return .unknown }
-        service.released = true
-        services[name] = service
+        guard services[name] != nil else { return .unknown }
+        services[name]!.released = true
         var closed: [PortKey] = []
-        let now = Self.now()
-        for position in service.reservations {
-            var didClose = false
-            for (family, state) in reservations[position].states {
-                if case .held(let fd) = state {
-                    closeDescriptor(fd)
-                    heldSocketCount -= 1
-                    didClose = true
-                }
-                if case .conflict = state { conflictCount -= 1 }
-                if case .released = state { continue }
-                reservations[position].states[family] = .released(by: name)
-            }
-            if didClose {
-                closed.append(reservations[position].key)
-                reservations[position].since = now
-                heldPortCount -= 1
-                for owner in reservations[position].owners {
-                    heldPortsPerService[owner, default: 0] -= 1
-                    if heldPortsPerService[owner] == 0 { heldPortsPerService[owner] = nil }
+        for port in services[name]!.ports where reservations[port] != nil {
+            if reservations[port]!.isHeld { closed.append(port) }
+            update(port) { reservation in
+                for (family, state) in reservation.states {
+                    if case .released = state { continue }
+                    if case .held(let fd) = state {
+                        closeDescriptor(fd)
+                        onClose?(port, family)
+                        reservation.since = Self.now()
+                    }
+                    reservation.states[family] = .released(by: name)
                 }
             }
         }
@@ -198,19 +187,15 @@ public final class ReservationTable {
         serviceNames.map { ($0, release($0)) }
     }
 
-    /// Whether `name` was released (by its own request; a port shared with a released service may
-    /// be gone while this is still false).
-    public func isReleased(_ name: String) -> Bool? { services[name]?.released }
-
     /// Every row, sorted by service, port and family.
     public func status() -> [StatusRow] {
         var rows: [StatusRow] = []
         for (name, service) in services.sorted(by: { $0.key < $1.key }) {
-            for position in service.reservations {
-                let reservation = reservations[position]
+            for port in service.ports {
+                guard let reservation = reservations[port], reservation.owners.contains(name) else { continue }
                 for (family, state) in reservation.states.sorted(by: { $0.key < $1.key }) {
                     rows.append(StatusRow(
-                        service: name, port: reservation.key, family: family, state: state,
+                        service: name, port: port, family: family, state: state,
                         sharedWith: reservation.owners.filter { $0 != name }, since: reservation.since))
                 }
             }
@@ -222,19 +207,84 @@ public final class ReservationTable {
         ReservationSummary(ports: heldPortCount, services: heldPortsPerService.count, conflicts: conflictCount)
     }
 
-    /// Closes everything, for shutdown.
+    /// Closes everything, for shutdown. The descriptor store is not told: what systemd keeps
+    /// there is what a restart takes back.
     public func closeAll() {
-        for position in reservations.indices {
-            for (family, state) in reservations[position].states {
-                if case .held(let fd) = state {
-                    closeDescriptor(fd)
-                    reservations[position].states[family] = .released(by: "shutdown")
-                }
+        for (port, reservation) in reservations {
+            for case .held(let fd) in reservation.states.values { closeDescriptor(fd) }
+            reservations[port]!.states = reservation.states.mapValues { state in
+                if case .held = state { return .released(by: "shutdown") }
+                return state
             }
         }
         heldSocketCount = 0
         heldPortCount = 0
         heldPortsPerService = [:]
+    }
+
+    /// `name` takes a share in `port`: shared when it is held, bound (again) otherwise.
+    private func take(_ port: PortKey, for name: String) -> [ReservationEvent] {
+        if let existing = reservations[port], existing.isHeld {
+            update(port) { $0.owners.append(name) }
+            return [.shared(service: name, port, with: existing.owners.first ?? name)]
+        }
+        var events: [ReservationEvent] = []
+        var states: [AddressFamily: SocketState] = [:]
+        var held: [AddressFamily] = []
+        for family in families {
+            do {
+                states[family] = .held(try bind(port, family, name))
+                held.append(family)
+            } catch where error.errno == EADDRINUSE || error.errno == EACCES {
+                let holder = error.errno == EADDRINUSE ? holderOf(port, family) : nil
+                states[family] = .conflict(error, holder: holder)
+                events.append(.conflict(service: name, port, family, error, holder: holder))
+            } catch {
+                states[family] = .failed(error)
+                events.append(.failed(service: name, port, family, error))
+            }
+        }
+        if !held.isEmpty { events.append(.reserved(service: name, port, families: held)) }
+        let owners = (reservations[port]?.owners ?? []) + [name]
+        update(port) { $0 = Reservation(key: port, owners: owners, states: states, since: Self.now()) }
+        return events
+    }
+
+    /// `name` gives up its share in `port`; the last owner to go closes it.
+    private func drop(_ port: PortKey, from name: String) -> [ReservationEvent] {
+        guard let reservation = reservations[port] else { return [] }
+        let owners = reservation.owners.filter { $0 != name }
+        if !owners.isEmpty {
+            update(port) { $0.owners = owners }
+            return []
+        }
+        for (family, state) in reservation.states {
+            if case .held(let fd) = state {
+                closeDescriptor(fd)
+                onClose?(port, family)
+            }
+        }
+        update(port, remove: true) { _ in }
+        return reservation.isHeld ? [.givenUp(service: name, port)] : []
+    }
+
+    /// The one place a reservation changes, so the counters can never drift from the table.
+    private func update(_ port: PortKey, remove: Bool = false, _ change: (inout Reservation) -> Void) {
+        let before = reservations[port]
+        var after = before ?? Reservation(key: port, owners: [], states: [:], since: Self.now())
+        change(&after)
+        reservations[port] = remove ? nil : after
+        let now = remove ? nil : after
+        heldSocketCount += (now?.heldCount ?? 0) - (before?.heldCount ?? 0)
+        conflictCount += (now?.conflictCount ?? 0) - (before?.conflictCount ?? 0)
+        heldPortCount += (now?.isHeld == true ? 1 : 0) - (before?.isHeld == true ? 1 : 0)
+        if let before, before.isHeld {
+            for owner in before.owners {
+                heldPortsPerService[owner, default: 0] -= 1
+                if heldPortsPerService[owner] == 0 { heldPortsPerService[owner] = nil }
+            }
+        }
+        if let now, now.isHeld { for owner in now.owners { heldPortsPerService[owner, default: 0] += 1 } }
     }
 
     private static func now() -> Int { Int(time(nil)) }

@@ -4,7 +4,14 @@ import Systemd
 /// The daemon's view of its service manager, so tests can hand it a recorder and check exactly
 /// what systemd would have been told.
 public protocol ServiceManaging: AnyObject {
-    func notify(_ messages: [NotifyMessage])
+    /// Sends `messages`, with `descriptors` for the descriptor store.
+    func notify(_ messages: [NotifyMessage], descriptors: [CInt])
+    /// Returns once the manager has processed everything sent before.
+    func barrier()
+}
+
+extension ServiceManaging {
+    public func notify(_ messages: [NotifyMessage]) { notify(messages, descriptors: []) }
 }
 
 /// The real one: `sd_notify` through the Systemd module. A failure to notify is logged, never fatal:
@@ -14,9 +21,15 @@ public final class SystemdServiceManager: ServiceManaging {
 
     public init(logger: Logger) { self.logger = logger }
 
-    public func notify(_ messages: [NotifyMessage]) {
-        do { try ServiceManager.notify(messages) } catch {
+    public func notify(_ messages: [NotifyMessage], descriptors: [CInt]) {
+        do { try ServiceManager.notify(messages, descriptors: descriptors) } catch {
             logger.warning("cannot notify the service manager: \(error)")
+        }
+    }
+
+    public func barrier() {
+        do { try ServiceManager.barrier() } catch {
+            logger.warning("the service manager did not confirm the descriptor store changes: \(error)")
         }
     }
 }

@@ -66,6 +66,8 @@ struct Portrelease: ParsableCommand {
                     if verbose { say("\(name): already released") }
                 case .unknown:
                     if verbose { say("\(name): nothing is reserved under this name") }
+                case .reclaimed:
+                    break  // a daemon never answers a release this way
                 case .refused(let why):
                     refused = true
                     say("portrelease: \(name): refused: \(why)")

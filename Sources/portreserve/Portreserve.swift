@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import PortReserveCore
+import SystemCalls
 import Systemd
 
 #if canImport(Glibc)
@@ -17,7 +18,7 @@ struct Portreserve: ParsableCommand {
             when `portrelease NAME` asks. Exits once everything is released. Under systemd the control \
             socket comes from portreserve.socket; without it the daemon creates it.
             """,
-        subcommands: [Run.self, Status.self, Check.self],
+        subcommands: [Run.self, Status.self, Check.self, Reclaim.self],
         defaultSubcommand: Run.self
     )
 }
@@ -64,7 +65,7 @@ struct Run: ParsableCommand {
                 settings: DaemonSettings(
                     configuration: location.loader, releasedRecord: ReleasedRecord(stateDirectory: stateDirectory, socketPath: location.socketPath)),
                 serviceManager: SystemdServiceManager(logger: logger), logger: logger)
-            let loop = try DaemonLoop(daemon: daemon, control: control.fd, logger: logger)
+            let loop = try DaemonLoop(daemon: daemon, control: control.fd, stored: control.stored, logger: logger)
             throw ExitCode(try loop.run())
         } catch let exit as ExitCode {
             throw exit
@@ -132,6 +133,64 @@ struct Check: ParsableCommand {
         if !findings.isEmpty { throw ExitCode.failure }
         let ports = Set(configuration.services.flatMap(\.ports)).count
         print("\(configuration.services.count) services, \(ports) ports: no problems")
+    }
+}
+
+struct Reclaim: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Reserve a released service's ports again (root only), for ExecStopPost=.",
+        discussion: """
+            Once the real service has stopped, its ports are free, and an RPC service could take them before \
+            it starts again. `ExecStopPost=/usr/sbin/portreserve reclaim NAME` makes the daemon (started \
+            again by socket activation if it had exited) hold them again and forget the release. Exits 0 \
+            when done or when no daemon runs, 1 when refused or when a port could not be held, 2 on timeout.
+            """)
+
+    @OptionGroup var location: Location
+
+    @Option(help: ArgumentHelp("Seconds to wait for the daemon's answer.", valueName: "seconds"))
+    var timeout: Double = Defaults.releaseTimeoutSeconds
+
+    @Argument(help: ArgumentHelp("Service names, or * for all.", valueName: "name"))
+    var names: [String]
+
+    func validate() throws {
+        guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be between 0 and 86400 seconds, got \(timeout)") }
+        for name in names {
+            if let why = RequestCodec.whyInvalid(name: name) { throw ValidationError(why) }
+        }
+    }
+
+    func run() throws {
+        let outcome: ControlOutcome<[(String, ReleaseReply)]>
+        do { outcome = try ControlClient(socketPath: location.socketPath, timeoutSeconds: timeout).reclaim(names) } catch {
+            throw CommandFailure("portreserve reclaim: \(error)")
+        }
+        switch outcome {
+        case .noDaemon:
+            return  // nothing runs to hold the ports; the next boot reserves them anyway
+        case .timedOut:
+            writeAll("portreserve reclaim: the daemon at \(location.socketPath) did not answer within \(timeout) seconds\n")
+            throw ExitCode(2)
+        case .rejected(let message):
+            throw CommandFailure("portreserve reclaim: the daemon rejected the request: \(message)")
+        case .answered(let results):
+            var failed = false
+            for (name, reply) in results {
+                switch reply {
+                case .reclaimed(_, let notHeld) where !notHeld.isEmpty:
+                    failed = true
+                    writeAll("portreserve reclaim: \(name): could not hold \(notHeld.map(\.description).joined(separator: " ")): still in use\n")
+                case .refused(let why):
+                    failed = true
+                    writeAll("portreserve reclaim: \(name): refused: \(why)\n")
+                case .unknown:
+                    writeAll("portreserve reclaim: \(name): no such service is configured\n")
+                default: break
+                }
+            }
+            if failed { throw ExitCode.failure }
+        }
     }
 }
 

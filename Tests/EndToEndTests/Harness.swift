@@ -45,6 +45,9 @@ final class RunningDaemon {
         let fd = notify, queue = notifications
         Thread.detachNewThread {
             while let datagram = try? receive(on: fd, within: 600) {
+                // Like a service manager that drops what it is handed: closing a BARRIER=1 pipe
+                // answers the barrier, and closing stored sockets keeps this process from holding ports.
+                datagram.descriptors.forEach(closeDescriptor)
                 queue.append(String(decoding: datagram.payload, as: UTF8.self))
             }
         }
@@ -67,6 +70,14 @@ final class RunningDaemon {
             return message != nil
         }
         return message
+    }
+
+    /// The next notification that starts with `prefix`, skipping others (descriptor store traffic).
+    func nextNotification(startingWith prefix: String, within seconds: Double = 20) throws -> String? {
+        while let message = try nextNotification(within: seconds) {
+            if message.hasPrefix(prefix) { return message }
+        }
+        return nil
     }
 
     /// Waits for READY=1 and returns the whole message (with its STATUS=).

@@ -55,7 +55,7 @@ import TestSupport
         try daemon.waitUntilReady()
         daemon.process.terminate()
         #expect(daemon.exitStatus() == 0)
-        #expect(try daemon.nextNotification(within: 5)?.hasPrefix("STOPPING=1") == true)
+        #expect(try daemon.nextNotification(startingWith: "STOPPING=1", within: 5) != nil)
         #expect(isFree(port))
     }
 }

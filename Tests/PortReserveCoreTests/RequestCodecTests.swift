@@ -15,7 +15,7 @@ import Testing
     }
 
     @Test func versionedRequestsRoundTrip() {
-        for request in [Request.release(["cups", "rsync"]), .release(["*"]), .status] {
+        for request in [Request.release(["cups", "rsync"]), .release(["*"]), .status, .reclaim(["cups"])] {
             #expect(RequestCodec.decode(RequestCodec.encode(request), truncated: false) == .success(request))
         }
         #expect(decode(".portreserve/1 release\ncups\nrsync\n") == .success(.release(["cups", "rsync"])))
@@ -47,6 +47,7 @@ import Testing
         let replies: [(String, ReleaseReply)] = [
             ("cups", .released([PortKey(631, .tcp), PortKey(631, .udp)])), ("rsync", .alreadyReleased),
             ("nfs", .unknown), ("ypbind", .refused("only root may release ports (sender uid 1000)")),
+            ("statd", .reclaimed(held: [PortKey(662, .tcp)], notHeld: [PortKey(662, .udp)])), ("nis", .reclaimed(held: [], notHeld: [])),
         ]
         let decoded = try RequestCodec.decodeReleaseReply(RequestCodec.encodeReleaseReply(replies)).get()
         #expect(decoded.map(\.0) == replies.map(\.0))

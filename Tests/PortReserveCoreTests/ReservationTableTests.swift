@@ -78,7 +78,7 @@ import TestSupport
     @Test func runningOutOfDescriptorsIsReportedAndTheRestStillWorks() {
         let ports = unusedPorts(2)
         var calls = 0
-        let table = ReservationTable(families: [.ipv4]) { key, family throws(SystemError) -> CInt in
+        let table = ReservationTable(families: [.ipv4]) { key, family, _ throws(SystemError) -> CInt in
             calls += 1
             if calls == 2 { throw SystemError(call: "socket", subject: InternetSockets.describe(key, family), errno: EMFILE) }
             return try InternetSockets.reserve(key, family)

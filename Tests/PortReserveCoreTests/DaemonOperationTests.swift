@@ -1,0 +1,169 @@
+import Foundation
+import Logging
+import SystemCalls
+import Systemd
+import Testing
+import TestSupport
+
+@testable import PortReserveCore
+
+/// Reload, reclaim and the descriptor store, driven on the daemon directly.
+@Suite struct DaemonOperationTests {
+    let directory: TemporaryDirectory
+    let ports: [UInt16]
+    let manager = RecordingServiceManager { true }
+    let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+
+    init() throws {
+        directory = try TemporaryDirectory("operations")
+        ports = unusedPorts(4)
+        try directory.write("conf/alpha", "\(ports[0])/tcp\n")
+        try directory.write("conf/beta", "\(ports[1])/udp\n")
+    }
+
+    func makeDaemon() -> Daemon {
+        Daemon(
+            settings: DaemonSettings(
+                configuration: ConfigurationLoader(directories: [directory.path + "/conf"], servicesDatabase: testDatabase),
+                releasedRecord: ReleasedRecord(path: directory.path + "/released"), families: [.ipv4, .ipv6]),
+            serviceManager: manager, logger: logger)
+    }
+
+    func request(_ request: Request, uid: uid_t = 0) -> ReceivedDatagram {
+        ReceivedDatagram(payload: RequestCodec.encode(request), sender: UnixAddress(pathBytes: [0, 65]),
+                         credentials: PeerCredentials(pid: 4242, uid: uid, gid: uid))
+    }
+
+    func heldDescriptors(_ daemon: Daemon, _ service: String) -> [CInt] {
+        daemon.table.status().compactMap { row in
+            guard row.service == service, case .held(let fd) = row.state else { return nil }
+            return fd
+        }
+    }
+
+    @Test func everyNewSocketGoesToTheStoreWithPollingOff() {
+        let daemon = makeDaemon()
+        daemon.start()
+        #expect(manager.stored.map(\.name).sorted() == [
+            "alpha.\(ports[0]).tcp.ipv4", "alpha.\(ports[0]).tcp.ipv6", "beta.\(ports[1]).udp.ipv4", "beta.\(ports[1]).udp.ipv6",
+        ])
+    }
+
+    @Test func aReleaseDropsTheStoredCopiesAndWaitsForTheManagerBeforeAnswering() {
+        let daemon = makeDaemon()
+        daemon.start()
+        manager.messages = []
+        _ = daemon.handle(request(.release(["alpha"])))
+        let removals = manager.messages.flatMap { $0 }.compactMap { message -> String? in
+            if case .fdStoreRemove(let name) = message { return name }
+            return nil
+        }
+        #expect(removals.sorted() == ["alpha.\(ports[0]).tcp.ipv4", "alpha.\(ports[0]).tcp.ipv6"])
+        #expect(manager.barriers == 1)
+    }
+
+    @Test func storedSocketsAreTakenBackInsteadOfBoundAgain() throws {
+        let four = try InternetSockets.reserve(PortKey(ports[0], .tcp), .ipv4)
+        let six = try InternetSockets.reserve(PortKey(ports[0], .tcp), .ipv6)
+        let orphan = try InternetSockets.reserve(PortKey(ports[3], .udp), .ipv4)  // no longer configured
+        var pipeEnds: [CInt] = [0, 0]
+        #expect(pipe(&pipeEnds) == 0)
+        defer { close(pipeEnds[0]) }
+        let daemon = makeDaemon()
+        daemon.start(adopting: [
+            ListenedDescriptor(fd: four, name: "alpha.\(ports[0]).tcp.ipv4"),
+            ListenedDescriptor(fd: six, name: "old%3Aname.\(ports[0]).tcp.ipv6"),
+            ListenedDescriptor(fd: orphan, name: "gone.\(ports[3]).udp.ipv4"),
+            ListenedDescriptor(fd: pipeEnds[1], name: "alpha.\(ports[2]).tcp.ipv4"),
+        ])
+        // alpha uses exactly the sockets it was handed; only beta's are new to the store.
+        #expect(Set(heldDescriptors(daemon, "alpha")) == [four, six])
+        #expect(daemon.table.summary() == ReservationSummary(ports: 2, services: 2, conflicts: 0))
+        #expect(manager.stored.map(\.name).sorted() == ["beta.\(ports[1]).udp.ipv4", "beta.\(ports[1]).udp.ipv6"])
+        let removals = manager.messages.flatMap { $0 }.compactMap { message -> String? in
+            if case .fdStoreRemove(let name) = message { return name }
+            return nil
+        }
+        #expect(removals.sorted() == ["alpha.\(ports[2]).tcp.ipv4", "gone.\(ports[3]).udp.ipv4"])
+        #expect(canBind(ports[3], .udp4))
+        // The release drops the adopted copies under the names systemd knows them by.
+        manager.messages = []
+        _ = daemon.handle(request(.release(["alpha"])))
+        let released = manager.messages.flatMap { $0 }.compactMap { message -> String? in
+            if case .fdStoreRemove(let name) = message { return name }
+            return nil
+        }
+        #expect(released.sorted() == ["alpha.\(ports[0]).tcp.ipv4", "old%3Aname.\(ports[0]).tcp.ipv6"])
+    }
+
+    @Test func storeNamesRoundTripAndEscapeWhatSystemdRefuses() {
+        let slot = SocketSlot(PortKey(631, .udp), .ipv6)
+        #expect(DescriptorStore.name(for: slot, service: "cups") == "cups.631.udp.ipv6")
+        let odd = DescriptorStore.name(for: slot, service: "a:b%c d")
+        #expect(odd == "a%3Ab%25c%20d.631.udp.ipv6")
+        #expect(ServiceManager.isValidDescriptorName(odd))
+        #expect(DescriptorStore.slot(named: odd) == slot)
+        #expect(DescriptorStore.name(for: slot, service: String(repeating: "x", count: 400)).utf8.count == 255)
+        #expect(DescriptorStore.slot(named: "portreserve.socket") == nil)
+        #expect(DescriptorStore.slot(named: "x.0.tcp.ipv4") == nil)
+    }
+
+    @Test func reloadChangesOnlyWhatChanged() throws {
+        let daemon = makeDaemon()
+        daemon.start()
+        let alphaBefore = Set(heldDescriptors(daemon, "alpha"))
+        try directory.write("conf/alpha", "\(ports[0])/tcp\n\(ports[2])/tcp\n")   // one port added
+        try FileManager.default.removeItem(atPath: directory.path + "/conf/beta")   // given up
+        try directory.write("conf/gamma", "\(ports[3])/udp\n")                     // new
+        daemon.reload()
+        #expect(alphaBefore.isSubset(of: Set(heldDescriptors(daemon, "alpha"))))   // never closed and reopened
+        #expect(!canBind(ports[0], .tcp4) && !canBind(ports[2], .tcp6))
+        #expect(canBind(ports[1], .udp4) && canBind(ports[1], .udp6))
+        #expect(!canBind(ports[3], .udp4))
+        #expect(daemon.table.summary() == ReservationSummary(ports: 3, services: 2, conflicts: 0))
+        let reloading = manager.messages.lastIndex { if case .reloading = $0.first { true } else { false } }
+        #expect(reloading != nil && reloading! < manager.messages.count - 1)
+        #expect(manager.messages.last == [.ready, .status("Holding 3 ports for 2 services, 0 conflicts")])
+    }
+
+    @Test func aReleasedServiceStaysReleasedAndABrokenFileKeepsItsReservations() throws {
+        let daemon = makeDaemon()
+        daemon.start()
+        _ = daemon.handle(request(.release(["beta"])))
+        let alphaBefore = heldDescriptors(daemon, "alpha")
+        try directory.write("conf/alpha", "not-a-service\n")  // broken: keep what it had
+        daemon.reload()
+        #expect(heldDescriptors(daemon, "alpha") == alphaBefore)
+        #expect(canBind(ports[1], .udp4))
+        #expect(daemon.table.isReleased("beta") == true)
+    }
+
+    @Test func reclaimHoldsTheSameServiceAgainAndForgetsTheRelease() throws {
+        let daemon = makeDaemon()
+        daemon.start()
+        _ = daemon.handle(request(.release(["alpha"])))
+        #expect(canBind(ports[0], .tcp4))
+        let refused = daemon.handle(request(.reclaim(["alpha"]), uid: 1000))
+        #expect(String(decoding: refused[0], as: UTF8.self)
+            == ".portreserve/1 release\nrefused alpha only root may reclaim ports (sender uid 1000)\n")
+        #expect(canBind(ports[0], .tcp4))
+        let replies = daemon.handle(request(.reclaim(["alpha", "nosuch"])))
+        #expect(String(decoding: replies[0], as: UTF8.self)
+            == ".portreserve/1 release\nreclaimed alpha \(ports[0])/tcp |\nunknown nosuch\n")
+        #expect(!canBind(ports[0], .tcp4) && !canBind(ports[0], .tcp6))
+        #expect(daemon.table.isReleased("alpha") == false)
+        #expect(!(try String(contentsOfFile: directory.path + "/released", encoding: .utf8)).contains("alpha"))
+    }
+
+    @Test func aReclaimOfAPortStillInUseSaysSo() throws {
+        let daemon = makeDaemon()
+        daemon.start()
+        _ = daemon.handle(request(.release(["alpha"])))
+        // The real service has not stopped: it still holds the port in both families.
+        let four = holdPort(ports[0], .tcp4), six = holdPort(ports[0], .tcp6)
+        defer { close(four); close(six) }
+        let decoded = try RequestCodec.decodeReleaseReply(daemon.handle(request(.reclaim(["alpha"])))[0]).get()
+        #expect(decoded.first?.1 == .reclaimed(held: [], notHeld: [PortKey(ports[0], .tcp)]))
+        #expect(daemon.table.summary().conflicts == 2)
+    }
+}
