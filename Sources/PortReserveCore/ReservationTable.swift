@@ -135,8 +135,18 @@ public final class ReservationTable {
 
     /// Remembers `service` as released without binding anything: it was released earlier in this
     /// boot, so it must not take its ports again.
+    /// Its ports are listed as released (shared with whoever else names them), so status looks
+    /// the same before and after a restart.
     public func addReleased(_ service: ServiceConfiguration) {
         services[service.name] = Service(file: service.file, ports: service.ports, released: true)
+        for port in service.ports {
+            update(port) { reservation in
+                reservation.owners.append(service.name)
+                if reservation.states.isEmpty {
+                    for family in families { reservation.states[family] = .released(by: service.name) }
+                }
+            }
+        }
     }
 
     /// Brings a configured service to its new configuration: ports it no longer names are given up

@@ -113,6 +113,9 @@ final class RecordingServiceManager: ServiceManaging {
         second.start()
         #expect(canBind(ports[0], .tcp4) && canBind(ports[0], .udp6))
         #expect(!canBind(ports[1], .udp4))
+        // Status still lists what was released, as before the restart.
+        #expect(second.table.status().filter { $0.service == "alpha" }.map(\.state)
+            == Array(repeating: .released(by: "alpha"), count: 4))
         #expect(text(second.handle(request(.release(["alpha"])))) == [".portreserve/1 release\nalready-released alpha\n"])
     }
 

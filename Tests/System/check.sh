@@ -77,6 +77,65 @@ s=$(state 48300); check nobody-nothing-released "$s" test "$s" = "$ALL_HELD"
 check journal-refused "no refusal entry" \
     grep -q '^MESSAGE_ID=4215d3ce9fcc41bbbc4a821510965d1e$' <<< "$(journalctl -u portreserve.service -o export)"
 
+# 7b. Status works for any user.
+out=$(setpriv --reuid nobody --regid nogroup --clear-groups /usr/sbin/portreserve status 2>&1); code=$?
+status=$(systemctl show -p StatusText --value portreserve.service)
+check nobody-status "exit $code: $(tail -1 <<< "$out") (systemd says $status)" test "$code $(tail -1 <<< "$out")" = "0 $status"
+
+# Issue 5. Restart without a gap: 50 restarts while a competitor binds two reserved ports as fast as it can.
+rows() { /usr/sbin/portreserve status | awk 'NR > 1 { print $1, $2, $3, $4, $5 }'; }
+before=$(rows)
+rm -f /run/compete-stop
+$T/probe compete 48100 /run/compete-stop > /run/compete-48100 2>&1 &
+$T/probe compete 700 /run/compete-stop > /run/compete-700 2>&1 &
+failures=0
+for i in $(seq 50); do systemctl restart portreserve.service || failures=$((failures + 1)); done
+touch /run/compete-stop; wait
+check restart-50 "$failures of 50 restarts failed" test $failures -eq 0
+for port in 48100 700; do
+    check "restart-no-gap-$port" "$(cat /run/compete-$port)" grep -q ' attempts, 0 bound$' /run/compete-$port
+done
+check restart-same-rows "$(diff <(echo "$before") <(rows) | head -5)" test "$before" = "$(rows)"
+check restart-adopted "no 'taken back' in the journal" \
+    grep -q 'sockets taken back from the service manager' <<< "$(journalctl -u portreserve.service -o cat | tail -100)"
+
+# Reload: a new file is reserved, a removed one given up, an unchanged one never reopened.
+rm -f /run/compete-stop
+$T/probe compete 48100 /run/compete-stop > /run/compete-reload 2>&1 &
+printf '48600\n' > /etc/portreserve/delta
+mv /etc/portreserve/guarded /var/tmp/guarded.off
+systemctl reload portreserve.service; code=$?
+touch /run/compete-stop; wait
+check reload-ok "exit $code" test $code -eq 0
+s=$(state 48600); check reload-new-held "$s" test "$s" = "$ALL_HELD"
+s=$(state 48300); check reload-removed-free "$s" test "$s" = "$ALL_FREE"
+check reload-unchanged-never-reopened "$(cat /run/compete-reload)" grep -q ' attempts, 0 bound$' /run/compete-reload
+status=$(systemctl show -p StatusText --value portreserve.service)
+check reload-status "$status" test "$status" = "Holding 27 ports for 5 services, 0 conflicts"
+# A conflict, for the catalog check below: a port some other process listens on.
+socat TCP4-LISTEN:48700,reuseaddr,fork SYSTEM:true & listener=$!
+sleep 0.2
+printf '48700/tcp\n' > /etc/portreserve/epsilon
+systemctl reload portreserve.service
+kill $listener; wait $listener 2>/dev/null
+mv /var/tmp/guarded.off /etc/portreserve/guarded
+rm -f /etc/portreserve/delta /etc/portreserve/epsilon
+systemctl reload portreserve.service
+
+# The journal catalog: accepted, and shown by journalctl -x for the conflict.
+journalctl --update-catalog; code=$?
+check catalog-update "exit $code" test $code -eq 0
+check catalog-listed "no entry in --list-catalog" grep -q ab57dacccb764bd18480305c9a31798f <<< "$(journalctl --list-catalog)"
+explained=$(journalctl -x -u portreserve.service MESSAGE_ID=ab57dacccb764bd18480305c9a31798f --no-pager 2>&1)
+check catalog-shown "$(tail -3 <<< "$explained")" grep -q 'ss -tulpn' <<< "$explained"
+
+# Reclaim: a full stop/start cycle of a dependent unit; stopped, its port is held again.
+systemctl stop dep.service
+s=$(state 48400); check reclaim-held-after-stop "$s" test "$s" = "$ALL_HELD"
+systemctl start dep.service && until_served 48400
+check reclaim-start-again "$(systemctl is-active dep.service)" test "$(systemctl is-active dep.service)" = active
+check reclaim-journal "no reclaim entry" grep -q 'reclaimed dep for' <<< "$(journalctl -u portreserve.service -o cat)"
+
 # 6. Everything released: the daemon exits, the socket stays, a late release answers at once.
 /usr/sbin/portrelease alpha beta gamma rpcres guarded
 for _ in $(seq 100); do [ "$(systemctl is-active portreserve.service)" = active ] || break; sleep 0.05; done

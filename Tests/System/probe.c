@@ -3,6 +3,8 @@
  *   probe state PORT      prints "tcp4:held udp4:free tcp6:held udp6:free"
  *   probe expect-free PORT exits 0 only if all four can be bound now
  *   probe bindall PORT     binds all four and exits 0, or 1 naming the first that fails
+ *   probe compete PORT FILE  tries to bind all four as fast as it can until FILE exists, then
+ *                          prints "ATTEMPTS attempts, SUCCESSES bound"
  *   probe resvport N       takes N ports with libtirpc's bindresvport() for tcp and for udp,
  *                          keeping them, and prints each port obtained
  *
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *names[4] = {"tcp4", "udp4", "tcp6", "udp6"};
@@ -44,7 +47,7 @@ static int bind_port(int which, int port) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
+    if (argc != 3 && !(argc == 4 && strcmp(argv[1], "compete") == 0)) {
         fprintf(stderr, "usage: probe state|expect-free|bindall PORT | probe resvport N\n");
         return 2;
     }
@@ -67,6 +70,21 @@ int main(int argc, char **argv) {
             }
         }
         return 0;
+    }
+    if (strcmp(argv[1], "compete") == 0 && argc == 4) {
+        long attempts = 0, successes = 0;
+        struct stat info;
+        while (stat(argv[3], &info) != 0) {
+            for (int i = 0; i < 4; i++, attempts++) {
+                int fd = bind_port(i, number);
+                if (fd >= 0) {
+                    if (successes++ == 0) fprintf(stderr, "first bound %s port %d\n", names[i], number);
+                    close(fd);
+                }
+            }
+        }
+        printf("%ld attempts, %ld bound\n", attempts, successes);
+        return successes == 0 ? 0 : 1;
     }
     if (strcmp(argv[1], "resvport") == 0) {
         for (int type = 0; type < 2; type++) {
