@@ -32,11 +32,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Configuration, reservations, the request protocol and the daemon loop. Never parses arguments.
+        // The control socket's request format and its client: all that portrelease needs.
+        .target(name: "PortReserveProtocol", dependencies: ["SystemCalls"]),
+        // Configuration, reservations and the daemon loop. Never parses arguments.
         .target(
             name: "PortReserveCore",
             dependencies: [
-                "Systemd", "SystemCalls",
+                "PortReserveProtocol", "Systemd", "SystemCalls",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -50,10 +52,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "portrelease",
-            dependencies: [
-                "PortReserveCore", "SystemCalls",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            dependencies: ["PortReserveProtocol", "SystemCalls"]
         ),
         // A helper the Systemd tests run under systemd-socket-activate and in a private mount namespace.
         .executableTarget(
@@ -67,7 +66,7 @@ let package = Package(
         .testTarget(name: "PortReserveCoreTests", dependencies: ["PortReserveCore", "Systemd", "TestSupport"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["portreserve", "portrelease", "PortReserveCore", "TestSupport"]
+            dependencies: ["portreserve", "portrelease", "PortReserveCore", "PortReserveProtocol", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -7,7 +7,7 @@
 ///     row cups 631/tcp ipv4 held 1764403200 - -
 ///     row cups 631/tcp ipv6 conflict 1764403200 - Address already in use; cupsd (pid 812)
 public enum StatusCodec {
-    public static let chunkSize = 32 * 1024
+    public static let chunkSize = RequestCodec.maximumReplySize / 2
 
     public static func encode(summary: ReservationSummary, rows: [StatusRow]) -> [[UInt8]] {
         var lines = ["summary \(summary.ports) \(summary.services) \(summary.conflicts)"]

@@ -125,13 +125,3 @@ public struct StatusReport: Equatable, Sendable {
         return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
-
-extension PortKey {
-    /// Parses "631/tcp".
-    public init?(_ text: Substring) {
-        let parts = text.split(separator: "/")
-        guard parts.count == 2, let port = UInt16(parts[0]), port > 0,
-              let transport = TransportProtocol(rawValue: String(parts[1])) else { return nil }
-        self.init(port, transport)
-    }
-}

@@ -61,6 +61,20 @@ import TestSupport
 }
 
 @Suite struct PortreleaseCommandTests {
+    @Test func helpDescribesEveryOptionAndExitsZero() throws {
+        let result = try run(product("portrelease"), ["--help"])
+        #expect(result.status == 0)
+        for option in ["--timeout <seconds>", "--socket <path>", "--quiet", "--verbose", "<name>"] {
+            #expect(result.standardOutput.contains(option))
+        }
+    }
+
+    @Test func optionsTakeInlineValuesAndNamesMayFollowADoubleDash() throws {
+        let result = try run(product("portrelease"), ["--socket=/nonexistent/socket", "--timeout=0.5", "-v", "--", "cups"])
+        #expect(result.status == 0)
+        #expect(result.standardError == "portrelease: no portreserve daemon at /nonexistent/socket: nothing to release\n")
+    }
+
     @Test func noDaemonMeansNothingToReleaseAndSuccess() throws {
         let result = try run(product("portrelease"), ["--socket", "/nonexistent/portreserve/socket", "cups"])
         #expect(result.status == 0)
@@ -81,6 +95,9 @@ import TestSupport
         (["--timeout=-1", "cups"], "Error: --timeout must be between 0 and 86400 seconds, got -1.0"),
         (["bad name"], "Error: service name \"bad name\" contains spaces or control characters"),
         (["a/b"], "Error: service name \"a/b\" contains /"),
+        (["--timeout", "soon", "cups"], "Error: The value 'soon' is invalid for '--timeout <seconds>'"),
+        (["--frobnicate", "cups"], "Error: Unknown option '--frobnicate'"),
+        (["--socket"], "Error: Missing value for '--socket <path>'"),
     ])
     func badArgumentsSayWhatIsWrong(arguments: [String], message: String) throws {
         let result = try run(product("portrelease"), arguments)

@@ -29,3 +29,13 @@ public struct PortKey: Hashable, Comparable, Sendable, CustomStringConvertible {
         (lhs.port, lhs.transport) < (rhs.port, rhs.transport)
     }
 }
+
+extension PortKey {
+    /// Parses "631/tcp".
+    public init?(_ text: Substring) {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let port = UInt16(parts[0]), port > 0,
+              let transport = TransportProtocol(rawValue: String(parts[1])) else { return nil }
+        self.init(port, transport)
+    }
+}

@@ -83,7 +83,7 @@ public struct ControlClient: Sendable {
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = try retryingInterrupts("poll") { poll(&poller, 1, CInt(min(remaining * 1000 + 1, 86_400_000))) }
             if ready == 0 { continue }
-            guard let datagram = try receiveDatagram(fd, capacity: StatusCodec.chunkSize * 2, wait: false) else { continue }
+            guard let datagram = try receiveDatagram(fd, capacity: RequestCodec.maximumReplySize, wait: false) else { continue }
             if datagram.payload.starts(with: errorHeader) {
                 return .rejected(String(decoding: datagram.payload.dropFirst(errorHeader.count), as: UTF8.self)
                     .trimmingCharacters(in: "\n"))

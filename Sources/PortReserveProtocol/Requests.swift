@@ -35,6 +35,8 @@ public enum RequestCodec {
     public static let prefix = ".portreserve/1 "
     /// Larger requests are refused; a name list this long is a mistake or an attack.
     public static let maximumRequestSize = 65536
+    /// No reply datagram is larger (status replies are split to fit).
+    public static let maximumReplySize = 65536
 
     /// The request in `payload`, or a message that says what is wrong with it.
     public static func decode(_ payload: [UInt8], truncated: Bool) -> Result<Request, RequestError> {

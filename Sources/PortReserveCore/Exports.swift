@@ -1,0 +1,3 @@
+// The request protocol and its client are a module of their own, so that portrelease links
+// neither the daemon nor libsystemd; the daemon core builds on it.
+@_exported import PortReserveProtocol
