@@ -97,11 +97,9 @@ public struct ConfigurationLoader: Sendable {
         var lineNumber = 0
         for rawLine in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
-            guard let line = String(validating: rawLine, as: UTF8.self) else {
+            switch EntryParser.parse(bytes: rawLine, servicesDatabase: servicesDatabase) {
+            case nil:
                 problems.append(ConfigurationProblem(file: file, line: lineNumber, message: "not valid UTF-8"))
-                continue
-            }
-            switch EntryParser.parse(line, servicesDatabase: servicesDatabase) {
             case .blank: continue
             case .ports(let text, let ports): entries.append(ConfiguredEntry(line: lineNumber, text: text, ports: ports))
             case .invalid(let message): problems.append(ConfigurationProblem(file: file, line: lineNumber, message: message))

@@ -51,32 +51,44 @@ public final class Daemon {
             logger.notice("this kernel has no IPv6: reserving IPv4 ports only")
         }
         for message in store.adopt(stored) { logger.warning("\(message)") }
-        table = ReservationTable(families: families) { [store] key, family, service throws(SystemError) -> CInt in
-            let slot = SocketSlot(key, family)
-            if let fd = store.takeAdopted(slot) { return fd }
-            let fd = try InternetSockets.reserve(key, family)
-            store.store(fd, slot, service: service)
-            return fd
+        table = ReservationTable(families: families) { [store] key, family, _ throws(SystemError) -> CInt in
+            if let fd = store.takeAdopted(SocketSlot(key, family)) { return fd }
+            return try InternetSockets.reserve(key, family)
         }
-        table.onClose = { [store] key, family in store.remove(SocketSlot(key, family)) }
+        table.onBind = { [store] key, fds, service in store.store(fds, key, service: service) }
+        table.onClose = { [store] key, _ in store.remove(key) }
         let configuration = loadConfiguration()
         let released = settings.releasedRecord.load()
         let socketsNeeded = Set(configuration.services.flatMap(\.ports)).count * families.count
         ResourceLimits.ensureDescriptors(socketsNeeded + 64, logger: logger)
-        var failures: [String] = []
+        // Binding comes first and alone: READY=1 is sent the moment every port is bound, and the
+        // journal entries and the descriptor store copies follow. Neither can be lost by that
+        // order: SIGTERM is read only after this function, and systemd handles the store messages
+        // queued before an exit before it handles the exit.
+        store.defer = true
+        var events: [ReservationEvent] = []
+        var skipped: [String] = []
         for service in configuration.services {
             configured[service.name] = service
             if released.contains(service.name) {
                 table.addReleased(service)
-                logger.info("\(service.name) was released earlier in this boot: not reserving it again",
-                            metadata: fields(service.name))
+                skipped.append(service.name)
                 continue
             }
-            for event in table.add(service) { log(event, failures: &failures) }
+            events += table.add(service)
         }
+        let discarded = store.discardUnclaimed()
+        serviceManager.notify([.ready, .status(statusText)])
+        store.defer = false
+        store.flush()
+        var failures: [String] = []
+        for name in skipped {
+            logger.info("\(name) was released earlier in this boot: not reserving it again", metadata: fields(name))
+        }
+        for event in events { log(event, failures: &failures) }
         reportFailures(failures)
         let adoptedCount = stored.count
-        for slot in store.discardUnclaimed() {
+        for slot in discarded {
             logger.info("gave up \(slot) that the service manager kept: no unreleased service names it any more")
         }
         let summary = table.summary()
@@ -85,7 +97,6 @@ public final class Daemon {
                         "MESSAGE_ID": "\(MessageID.ready)", "PORTRESERVE_PORTS": "\(summary.ports)",
                         "PORTRESERVE_SERVICES": "\(summary.services)", "PORTRESERVE_CONFLICTS": "\(summary.conflicts)",
                     ])
-        serviceManager.notify([.ready, .status(statusText)])
     }
 
     /// Re-reads the configuration. New services are reserved and services whose files are gone

@@ -22,19 +22,25 @@ public struct SocketSlot: Hashable, Sendable, CustomStringConvertible {
 /// (a package upgrade) never lets a port go: systemd holds them while the daemon is down and hands
 /// them back at start (LISTEN_FDNAMES), and the new daemon adopts them instead of binding again.
 ///
-/// A socket's store name is `SERVICE.PORT.PROTOCOL.FAMILY`, for example `cups.631.tcp.ipv6`.
-/// Service names never hold a `.`; characters systemd refuses in a name (`:`, controls) are
-/// %-escaped. Only the port, protocol and family are read back: which services a port belongs to
-/// comes from the configuration.
+/// The sockets of one port and protocol (IPv4 and IPv6) travel in one message under one name,
+/// `SERVICE.PORT.PROTOCOL`, for example `cups.631.tcp`: they are always closed together, so one
+/// FDSTOREREMOVE drops both, and one message instead of two halves the cost at start. Service names
+/// never hold a `.`; characters systemd refuses in a name (`:`, controls) are %-escaped. Only the
+/// port and protocol are read back, and the family from the socket itself: which services a port
+/// belongs to comes from the configuration.
 final class DescriptorStore {
     private let manager: ServiceManaging
-    private var names: [SocketSlot: String] = [:]
+    private var names: [PortKey: String] = [:]
     private var adopted: [SocketSlot: (fd: CInt, name: String)] = [:]
+    private var handedBack: Set<CInt> = []
     private var removedSinceBarrier = false
+    /// While true, new sockets wait in `pending` for `flush()`: at start, READY=1 goes first.
+    var `defer` = false
+    private var pending: [(name: String, fds: [CInt])] = []
 
     init(manager: ServiceManaging) { self.manager = manager }
 
-    static func name(for slot: SocketSlot, service: String) -> String {
+    static func name(for key: PortKey, service: String) -> String {
         var escaped = ""
         for byte in service.utf8 {
             if byte < 0x21 || byte >= 0x7F || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "%") {
@@ -44,32 +50,30 @@ final class DescriptorStore {
                 escaped.unicodeScalars.append(Unicode.Scalar(byte))
             }
         }
-        let suffix = ".\(slot.key.port).\(slot.key.transport.rawValue).\(slot.family.rawValue)"
+        let suffix = ".\(key.port).\(key.transport.rawValue)"
         return String(escaped.prefix(255 - suffix.count)) + suffix
     }
 
-    static func slot(named name: String) -> SocketSlot? {
+    static func key(named name: String) -> PortKey? {
         let parts = name.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count >= 4, let port = UInt16(parts[parts.count - 3]), port > 0,
-              let transport = TransportProtocol(rawValue: String(parts[parts.count - 2])),
-              let family = AddressFamily(rawValue: String(parts[parts.count - 1])) else { return nil }
-        return SocketSlot(PortKey(port, transport), family)
+        guard parts.count >= 3, let port = UInt16(parts[parts.count - 2]), port > 0,
+              let transport = TransportProtocol(rawValue: String(parts[parts.count - 1])) else { return nil }
+        return PortKey(port, transport)
     }
 
     /// Takes the descriptors systemd handed back. Returns one message per descriptor that is not
-    /// what its name says (closed and dropped from the store).
+    /// what its name says (closed, and its name dropped from the store).
     func adopt(_ passed: [ListenedDescriptor]) -> [String] {
         var rejected: [String] = []
         for descriptor in passed {
-            guard let slot = Self.slot(named: descriptor.name), Self.isSocket(descriptor.fd, for: slot) else {
+            guard let key = Self.key(named: descriptor.name), let family = Self.family(of: descriptor.fd, for: key) else {
                 rejected.append("dropping stored descriptor \(descriptor): not a socket bound as its name says")
                 closeDescriptor(descriptor.fd)
                 manager.notify([.fdStoreRemove(name: descriptor.name)])
                 continue
             }
-            if let duplicate = adopted[slot] {
-                closeDescriptor(duplicate.fd)  // the same socket stored twice: keep one
-            }
+            let slot = SocketSlot(key, family)
+            if let duplicate = adopted[slot] { closeDescriptor(duplicate.fd) }  // stored twice: keep one
             adopted[slot] = (descriptor.fd, descriptor.name)
         }
         return rejected
@@ -78,21 +82,36 @@ final class DescriptorStore {
     /// The adopted socket for `slot`, if systemd kept one.
     func takeAdopted(_ slot: SocketSlot) -> CInt? {
         guard let entry = adopted.removeValue(forKey: slot) else { return nil }
-        names[slot] = entry.name
+        names[slot.key] = entry.name
+        handedBack.insert(entry.fd)
         return entry.fd
     }
 
-    /// Puts a newly bound socket in the store. FDPOLL=0: a bound, never-listened TCP socket polls
-    /// as hung up, and systemd would drop it at once.
-    func store(_ fd: CInt, _ slot: SocketSlot, service: String) {
-        let name = Self.name(for: slot, service: service)
-        names[slot] = name
-        manager.notify([.fdStore(name: name, poll: false)], descriptors: [fd])
+    /// Puts the newly bound sockets of `key` in the store (those systemd handed back are there
+    /// already). FDPOLL=0: a bound, never-listened TCP socket polls as hung up, and systemd would
+    /// drop it at once.
+    func store(_ fds: [CInt], _ key: PortKey, service: String) {
+        guard manager.isListening else { return }
+        let fresh = fds.filter { handedBack.remove($0) == nil }
+        guard !fresh.isEmpty else { return }
+        let name = names[key] ?? Self.name(for: key, service: service)
+        names[key] = name
+        if self.defer {
+            pending.append((name, fresh))
+        } else {
+            manager.notify([.fdStore(name: name, poll: false)], descriptors: fresh)
+        }
     }
 
-    /// Drops a closed socket's copy from the store.
-    func remove(_ slot: SocketSlot) {
-        guard let name = names.removeValue(forKey: slot) else { return }
+    /// Sends what `store` held back.
+    func flush() {
+        for (name, fds) in pending { manager.notify([.fdStore(name: name, poll: false)], descriptors: fds) }
+        pending = []
+    }
+
+    /// Drops a closed port's copies from the store.
+    func remove(_ key: PortKey) {
+        guard let name = names.removeValue(forKey: key) else { return }
         manager.notify([.fdStoreRemove(name: name)])
         removedSinceBarrier = true
     }
@@ -102,9 +121,11 @@ final class DescriptorStore {
     func discardUnclaimed() -> [SocketSlot] {
         let unclaimed = adopted
         adopted = [:]
+        handedBack = []
+        var dropped = Set<String>()
         for (_, entry) in unclaimed {
             closeDescriptor(entry.fd)
-            manager.notify([.fdStoreRemove(name: entry.name)])
+            if dropped.insert(entry.name).inserted { manager.notify([.fdStoreRemove(name: entry.name)]) }
             removedSinceBarrier = true
         }
         return unclaimed.keys.sorted { ($0.key, $0.family) < ($1.key, $1.family) }
@@ -118,16 +139,20 @@ final class DescriptorStore {
         manager.barrier()
     }
 
-    /// Whether `fd` is an Internet socket of the slot's family and protocol, bound to its port.
-    private static func isSocket(_ fd: CInt, for slot: SocketSlot) -> Bool {
-        let type = slot.key.transport == .tcp ? CInt(SOCK_STREAM.rawValue) : CInt(SOCK_DGRAM.rawValue)
-        let family = slot.family == .ipv4 ? AF_INET : AF_INET6
-        guard DescriptorKind(of: fd) == .socket(family: family, type: type) else { return false }
+    /// The family of `fd` when it is an Internet socket of `key`'s protocol bound to its port.
+    private static func family(of fd: CInt, for key: PortKey) -> AddressFamily? {
+        let type = key.transport == .tcp ? CInt(SOCK_STREAM.rawValue) : CInt(SOCK_DGRAM.rawValue)
+        let family: AddressFamily
+        switch DescriptorKind(of: fd) {
+        case .socket(AF_INET, type): family = .ipv4
+        case .socket(AF_INET6, type): family = .ipv6
+        default: return nil
+        }
         var address = sockaddr_in6()  // large enough for both; the port sits at the same offset
         var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
         let result = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
-        return result == 0 && UInt16(bigEndian: address.sin6_port) == slot.key.port
+        return result == 0 && UInt16(bigEndian: address.sin6_port) == key.port ? family : nil
     }
 }

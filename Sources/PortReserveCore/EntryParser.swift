@@ -7,6 +7,37 @@ enum EntryParser {
         case invalid(String)
     }
 
+    /// The line as bytes, with a fast path for the common `PORT` and `PORT/PROTO` lines, which
+    /// need no String work at all; anything else goes through `parse(_:servicesDatabase:)`.
+    /// nil when the line is not valid UTF-8.
+    static func parse(bytes line: ArraySlice<UInt8>, servicesDatabase: ServicesDatabase) -> Result? {
+        var end = line.firstIndex(of: UInt8(ascii: "#")) ?? line.endIndex
+        var start = line.startIndex
+        while start < end, isASCIISpace(line[start]) { start += 1 }
+        while end > start, isASCIISpace(line[end - 1]) { end -= 1 }
+        if start == end { return .blank }
+        var index = start, port = 0
+        while index < end, line[index] >= UInt8(ascii: "0"), line[index] <= UInt8(ascii: "9"), index - start < 6 {
+            port = port * 10 + Int(line[index] - UInt8(ascii: "0"))
+            index += 1
+        }
+        if index > start, (1...65535).contains(port) {
+            let text = String(decoding: line[start..<end], as: UTF8.self)
+            if index == end { return .ports(text: text, [PortKey(UInt16(port), .tcp), PortKey(UInt16(port), .udp)]) }
+            if end - index == 4, line[index] == UInt8(ascii: "/") {
+                let proto = line[(index + 1)..<end].map { $0 | 0x20 }  // ASCII lower case
+                if proto == Array("tcp".utf8) { return .ports(text: text, [PortKey(UInt16(port), .tcp)]) }
+                if proto == Array("udp".utf8) { return .ports(text: text, [PortKey(UInt16(port), .udp)]) }
+            }
+        }
+        guard let text = String(validating: line, as: UTF8.self) else { return nil }
+        return parse(text, servicesDatabase: servicesDatabase)
+    }
+
+    private static func isASCIISpace(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || (byte >= 0x09 && byte <= 0x0D)
+    }
+
     static func parse(_ line: String, servicesDatabase: ServicesDatabase) -> Result {
         let uncommented = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         let text = uncommented.trimmingWhitespace()
@@ -52,6 +83,9 @@ enum EntryParser {
 
 extension Substring {
     func trimmingWhitespace() -> String {
-        String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+        guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace }) else {
+            return ""
+        }
+        return String(self[first...last])
     }
 }

@@ -93,6 +93,8 @@ public final class ReservationTable {
     /// Told about every socket closed by a release or because its port is no longer configured
     /// (not at shutdown), so the daemon can drop it from systemd's descriptor store too.
     public var onClose: ((PortKey, AddressFamily) -> Void)?
+    /// Told about the sockets of a port as soon as they are bound, with the service that named it.
+    public var onBind: ((PortKey, [CInt], String) -> Void)?
     private var reservations: [PortKey: Reservation] = [:]
     private var services: [String: Service] = [:]
 
@@ -254,7 +256,10 @@ public final class ReservationTable {
                 events.append(.failed(service: name, port, family, error))
             }
         }
-        if !held.isEmpty { events.append(.reserved(service: name, port, families: held)) }
+        if !held.isEmpty {
+            events.append(.reserved(service: name, port, families: held))
+            onBind?(port, states.values.compactMap { if case .held(let fd) = $0 { fd } else { nil } }, name)
+        }
         let owners = (reservations[port]?.owners ?? []) + [name]
         update(port) { $0 = Reservation(key: port, owners: owners, states: states, since: Self.now()) }
         return events

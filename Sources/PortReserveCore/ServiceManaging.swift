@@ -1,9 +1,12 @@
 import Logging
+import SystemCalls
 import Systemd
 
 /// The daemon's view of its service manager, so tests can hand it a recorder and check exactly
 /// what systemd would have been told.
 public protocol ServiceManaging: AnyObject {
+    /// Whether a service manager receives notifications at all; without one, there is no store to fill.
+    var isListening: Bool { get }
     /// Sends `messages`, with `descriptors` for the descriptor store.
     func notify(_ messages: [NotifyMessage], descriptors: [CInt])
     /// Returns once the manager has processed everything sent before.
@@ -18,8 +21,12 @@ extension ServiceManaging {
 /// the reservations matter more than the status line.
 public final class SystemdServiceManager: ServiceManaging {
     private let logger: Logger
+    public let isListening: Bool
 
-    public init(logger: Logger) { self.logger = logger }
+    public init(logger: Logger) {
+        self.logger = logger
+        self.isListening = environmentValue("NOTIFY_SOCKET") != nil
+    }
 
     public func notify(_ messages: [NotifyMessage], descriptors: [CInt]) {
         do { try ServiceManager.notify(messages, descriptors: descriptors) } catch {

@@ -36,6 +36,11 @@ public struct JournalLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
+        // A plain line shows metadata only when debugging: do not pay for merging it otherwise.
+        if destination == .standardError && logLevel > .debug {
+            writeAll(line(for: event, metadata: [:]) + "\n")
+            return
+        }
         let merged = mergedMetadata(event.metadata)
         switch destination {
         case .journal:

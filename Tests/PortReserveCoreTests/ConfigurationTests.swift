@@ -54,6 +54,15 @@ let testDatabase = ServicesDatabase { name, transport in
         #expect(parse(line) == .invalid(message))
     }
 
+    @Test func theByteFastPathAgreesWithTheFullParser() {
+        let lines = ["631", " 631/tcp ", "631/UDP # printing", "00631", "0", "65535", "65536", "000000631", "631/tcpx",
+                     "631/", "ipp", "rsync/udp", "", "# only a comment", "\t873\r", "a b", "1/tcp/udp"]
+        for line in lines {
+            #expect(EntryParser.parse(bytes: ArraySlice(line.utf8), servicesDatabase: testDatabase) == parse(line), "\(line)")
+        }
+        #expect(EntryParser.parse(bytes: [0x36, 0xFF], servicesDatabase: testDatabase) == nil)
+    }
+
     @Test func linesMayBeAnyLength() {
         let long = String(repeating: " ", count: 100_000) + "631/tcp"
         #expect(parse(long) == .ports(text: "631/tcp", [PortKey(631, .tcp)]))

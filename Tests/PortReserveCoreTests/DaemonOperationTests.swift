@@ -44,9 +44,9 @@ import TestSupport
     @Test func everyNewSocketGoesToTheStoreWithPollingOff() {
         let daemon = makeDaemon()
         daemon.start()
-        #expect(manager.stored.map(\.name).sorted() == [
-            "alpha.\(ports[0]).tcp.ipv4", "alpha.\(ports[0]).tcp.ipv6", "beta.\(ports[1]).udp.ipv4", "beta.\(ports[1]).udp.ipv6",
-        ])
+        // One message per port and protocol, with its IPv4 and IPv6 sockets.
+        #expect(manager.stored.map(\.name).sorted() == ["alpha.\(ports[0]).tcp", "beta.\(ports[1]).udp"])
+        #expect(manager.stored.allSatisfy { $0.fds.count == 2 })
     }
 
     @Test func aReleaseDropsTheStoredCopiesAndWaitsForTheManagerBeforeAnswering() {
@@ -58,7 +58,7 @@ import TestSupport
             if case .fdStoreRemove(let name) = message { return name }
             return nil
         }
-        #expect(removals.sorted() == ["alpha.\(ports[0]).tcp.ipv4", "alpha.\(ports[0]).tcp.ipv6"])
+        #expect(removals == ["alpha.\(ports[0]).tcp"])
         #expect(manager.barriers == 1)
     }
 
@@ -71,20 +71,20 @@ import TestSupport
         defer { close(pipeEnds[0]) }
         let daemon = makeDaemon()
         daemon.start(adopting: [
-            ListenedDescriptor(fd: four, name: "alpha.\(ports[0]).tcp.ipv4"),
-            ListenedDescriptor(fd: six, name: "old%3Aname.\(ports[0]).tcp.ipv6"),
-            ListenedDescriptor(fd: orphan, name: "gone.\(ports[3]).udp.ipv4"),
-            ListenedDescriptor(fd: pipeEnds[1], name: "alpha.\(ports[2]).tcp.ipv4"),
+            ListenedDescriptor(fd: four, name: "old%3Aname.\(ports[0]).tcp"),
+            ListenedDescriptor(fd: six, name: "old%3Aname.\(ports[0]).tcp"),
+            ListenedDescriptor(fd: orphan, name: "gone.\(ports[3]).udp"),
+            ListenedDescriptor(fd: pipeEnds[1], name: "alpha.\(ports[2]).tcp"),
         ])
         // alpha uses exactly the sockets it was handed; only beta's are new to the store.
         #expect(Set(heldDescriptors(daemon, "alpha")) == [four, six])
         #expect(daemon.table.summary() == ReservationSummary(ports: 2, services: 2, conflicts: 0))
-        #expect(manager.stored.map(\.name).sorted() == ["beta.\(ports[1]).udp.ipv4", "beta.\(ports[1]).udp.ipv6"])
+        #expect(manager.stored.map(\.name) == ["beta.\(ports[1]).udp"])
         let removals = manager.messages.flatMap { $0 }.compactMap { message -> String? in
             if case .fdStoreRemove(let name) = message { return name }
             return nil
         }
-        #expect(removals.sorted() == ["alpha.\(ports[2]).tcp.ipv4", "gone.\(ports[3]).udp.ipv4"])
+        #expect(removals.sorted() == ["alpha.\(ports[2]).tcp", "gone.\(ports[3]).udp"])
         #expect(canBind(ports[3], .udp4))
         // The release drops the adopted copies under the names systemd knows them by.
         manager.messages = []
@@ -93,19 +93,19 @@ import TestSupport
             if case .fdStoreRemove(let name) = message { return name }
             return nil
         }
-        #expect(released.sorted() == ["alpha.\(ports[0]).tcp.ipv4", "old%3Aname.\(ports[0]).tcp.ipv6"])
+        #expect(released == ["old%3Aname.\(ports[0]).tcp"])
     }
 
     @Test func storeNamesRoundTripAndEscapeWhatSystemdRefuses() {
-        let slot = SocketSlot(PortKey(631, .udp), .ipv6)
-        #expect(DescriptorStore.name(for: slot, service: "cups") == "cups.631.udp.ipv6")
-        let odd = DescriptorStore.name(for: slot, service: "a:b%c d")
-        #expect(odd == "a%3Ab%25c%20d.631.udp.ipv6")
+        let key = PortKey(631, .udp)
+        #expect(DescriptorStore.name(for: key, service: "cups") == "cups.631.udp")
+        let odd = DescriptorStore.name(for: key, service: "a:b%c d")
+        #expect(odd == "a%3Ab%25c%20d.631.udp")
         #expect(ServiceManager.isValidDescriptorName(odd))
-        #expect(DescriptorStore.slot(named: odd) == slot)
-        #expect(DescriptorStore.name(for: slot, service: String(repeating: "x", count: 400)).utf8.count == 255)
-        #expect(DescriptorStore.slot(named: "portreserve.socket") == nil)
-        #expect(DescriptorStore.slot(named: "x.0.tcp.ipv4") == nil)
+        #expect(DescriptorStore.key(named: odd) == key)
+        #expect(DescriptorStore.name(for: key, service: String(repeating: "x", count: 400)).utf8.count == 255)
+        #expect(DescriptorStore.key(named: "portreserve.socket") == nil)
+        #expect(DescriptorStore.key(named: "x.0.tcp") == nil)
     }
 
     @Test func reloadChangesOnlyWhatChanged() throws {

@@ -15,13 +15,14 @@ final class RecordingServiceManager: ServiceManaging {
 
     init(checking isHeld: @escaping () -> Bool) { self.isHeld = isHeld }
 
-    var stored: [(name: String, fd: CInt)] = []
+    var stored: [(name: String, fds: [CInt])] = []
+    let isListening = true
     var barriers = 0
 
     func notify(_ messages: [NotifyMessage], descriptors: [CInt]) {
         if messages.contains(.ready) { heldAtReady = isHeld() }
-        if case .fdStore(let name, poll: false) = messages.first, descriptors.count == 1 {
-            stored.append((name, descriptors[0]))  // kept in a log of its own, not among the status messages
+        if case .fdStore(let name, poll: false) = messages.first, !descriptors.isEmpty {
+            stored.append((name, descriptors))  // kept in a log of its own, not among the status messages
             return
         }
         self.messages.append(messages)
