@@ -61,6 +61,7 @@ public final class Daemon {
         let released = settings.releasedRecord.load()
         let socketsNeeded = Set(configuration.services.flatMap(\.ports)).count * families.count
         ResourceLimits.ensureDescriptors(socketsNeeded + 64, logger: logger)
+        table.socketLimit = ResourceLimits.socketBudget() + stored.count
         // Binding comes first and alone: READY=1 is sent the moment every port is bound, and the
         // journal entries and the descriptor store copies follow. Neither can be lost by that
         // order: SIGTERM is read only after this function, and systemd handles the store messages

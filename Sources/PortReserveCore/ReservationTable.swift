@@ -93,6 +93,9 @@ public final class ReservationTable {
     /// Told about every socket closed by a release or because its port is no longer configured
     /// (not at shutdown), so the daemon can drop it from systemd's descriptor store too.
     public var onClose: ((PortKey, AddressFamily) -> Void)?
+    /// The most sockets the table may hold; past it a bind fails as EMFILE would, before the
+    /// process really runs out and cannot even talk to systemd.
+    public var socketLimit = Int.max
     /// Told about the sockets of a port as soon as they are bound, with the service that named it.
     public var onBind: ((PortKey, [CInt], String) -> Void)?
     private var reservations: [PortKey: Reservation] = [:]
@@ -244,7 +247,10 @@ public final class ReservationTable {
         var states: [AddressFamily: SocketState] = [:]
         var held: [AddressFamily] = []
         for family in families {
-            do {
+            do throws(SystemError) {
+                if heldSocketCount + held.count >= socketLimit {
+                    throw SystemError(call: "socket", subject: InternetSockets.describe(port, family), errno: EMFILE)
+                }
                 states[family] = .held(try bind(port, family, name))
                 held.append(family)
             } catch where error.errno == EADDRINUSE || error.errno == EACCES {

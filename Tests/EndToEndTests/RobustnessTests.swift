@@ -49,6 +49,20 @@ import TestSupport
         #expect(isFree(port))
     }
 
+    @Test func tooFewDescriptorsStillGiveReadyAndAnsweredReleases() throws {
+        // 30 ports need 120 sockets; the hard limit allows 100 descriptors in all.
+        let ports = unusedPorts(30)
+        var files: [String: String] = [:]
+        for (index, port) in ports.enumerated() { files[String(format: "s%02d", index)] = "\(port)\n" }
+        let daemon = try RunningDaemon(files, launcher: ["/usr/bin/prlimit", "--nofile=100:100", "--"])
+        let ready = try daemon.waitUntilReady()
+        #expect(ready.hasPrefix("READY=1\nSTATUS=Holding "))
+        #expect(daemon.log.contains("error: could not hold "))
+        #expect(isHeld(ports[0]))
+        #expect(try daemon.portrelease(["s00"]).status == 0)
+        #expect(isFree(ports[0]))
+    }
+
     @Test func sigtermClosesEverythingAndExitsZero() throws {
         let port = unusedPorts(1)[0]
         let daemon = try RunningDaemon(["svc": "\(port)\n"])

@@ -102,3 +102,18 @@ import TestSupport
         for port in ports { #expect(canBind(port, .udp4) && canBind(port, .udp6)) }
     }
 }
+
+@Suite struct SocketLimitTests {
+    @Test func pastTheLimitABindFailsAsOutOfDescriptorsAndTheRestIsReported() {
+        let ports = unusedPorts(2)
+        let table = ReservationTable(families: [.ipv4, .ipv6])
+        table.socketLimit = 3
+        let events = table.add(ServiceConfiguration(name: "big", file: "f", entries: [
+            ConfiguredEntry(line: 1, text: "", ports: [PortKey(ports[0], .udp), PortKey(ports[1], .udp)]),
+        ]))
+        #expect(table.heldSocketCount == 3)
+        #expect(events.contains(.failed(service: "big", PortKey(ports[1], .udp), .ipv6,
+                                        SystemError(call: "socket", subject: "[::]:\(ports[1])/udp", errno: EMFILE))))
+        #expect(canBind(ports[1], .udp6) && !canBind(ports[1], .udp4))
+    }
+}
