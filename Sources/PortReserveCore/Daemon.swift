@@ -182,9 +182,9 @@ public final class Daemon {
             _ = release([name], from: Requester(datagram.credentials))
             return []
         case .success(.release(let names)):
-            return [RequestCodec.encodeReleaseReply(release(names, from: Requester(datagram.credentials)))]
+            return RequestCodec.encodeReleaseReply(release(names, from: Requester(datagram.credentials)))
         case .success(.reclaim(let names)):
-            return [RequestCodec.encodeReleaseReply(reclaim(names, from: Requester(datagram.credentials)))]
+            return RequestCodec.encodeReleaseReply(reclaim(names, from: Requester(datagram.credentials)))
         }
     }
 

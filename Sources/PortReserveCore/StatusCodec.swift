@@ -1,5 +1,5 @@
 /// The status reply: a summary line and one row per service, port and family, split over as many
-/// datagrams as it needs (a datagram carries at most `chunkSize` bytes) so that a status of
+/// datagrams as it needs (`RequestCodec.split`) so that a status of
 /// thousands of ports never hits the socket's size limit.
 ///
 ///     .portreserve/1 status end
@@ -7,8 +7,6 @@
 ///     row cups 631/tcp ipv4 held 1764403200 - -
 ///     row cups 631/tcp ipv6 conflict 1764403200 - Address already in use; cupsd (pid 812)
 public enum StatusCodec {
-    public static let chunkSize = RequestCodec.maximumReplySize / 2
-
     public static func encode(summary: ReservationSummary, rows: [StatusRow]) -> [[UInt8]] {
         var lines = ["summary \(summary.ports) \(summary.services) \(summary.conflicts)"]
         for row in rows {
@@ -22,16 +20,6 @@ public enum StatusCodec {
             let shared = row.sharedWith.isEmpty ? "-" : row.sharedWith.joined(separator: ",")
             lines.append("row \(row.service) \(row.port) \(row.family.rawValue) \(state) \(row.since) \(shared) \(detail)")
         }
-        var chunks: [[UInt8]] = []
-        var body = ""
-        for line in lines {
-            if !body.isEmpty && body.utf8.count + line.utf8.count + 1 > chunkSize {
-                chunks.append(Array((RequestCodec.prefix + "status more\n" + body).utf8))
-                body = ""
-            }
-            body += line + "\n"
-        }
-        chunks.append(Array((RequestCodec.prefix + "status end\n" + body).utf8))
-        return chunks
+        return RequestCodec.split(lines, more: "status more", last: "status end")
     }
 }

@@ -39,12 +39,13 @@ public struct ControlClient: Sendable {
     }
 
     private func perNameRequest(_ request: Request) throws(SystemError) -> ControlOutcome<[(String, ReleaseReply)]> {
-        switch try exchange(request, until: { _ in true }) {
+        let last = Array((RequestCodec.prefix + "release\n").utf8)
+        switch try exchange(request, until: { $0.starts(with: last) }) {
         case .noDaemon: return .noDaemon
         case .timedOut: return .timedOut
         case .rejected(let message): return .rejected(message)
         case .answered(let replies):
-            switch RequestCodec.decodeReleaseReply(replies[0]) {
+            switch RequestCodec.decodeReleaseReply(replies) {
             case .success(let results): return .answered(results)
             case .failure(let error): return .rejected(error.message)
             }

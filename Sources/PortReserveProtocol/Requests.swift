@@ -105,19 +105,37 @@ public enum RequestCodec {
         }
     }
 
-    public static func encodeReleaseReply(_ results: [(String, ReleaseReply)]) -> [UInt8] {
-        var text = prefix + "release\n"
-        for (name, reply) in results {
+    /// The reply to a release or reclaim: one line per name, over as many datagrams as it takes
+    /// (a release of `*` answers for every service). All but the last start `release more`.
+    public static func encodeReleaseReply(_ results: [(String, ReleaseReply)]) -> [[UInt8]] {
+        let lines = results.map { name, reply -> String in
             switch reply {
-            case .released(let ports): text += "released \(name)" + ports.map { " \($0)" }.joined() + "\n"
-            case .alreadyReleased: text += "already-released \(name)\n"
-            case .unknown: text += "unknown \(name)\n"
-            case .refused(let why): text += "refused \(name) \(why)\n"
+            case .released(let ports): return "released \(name)" + ports.map { " \($0)" }.joined()
+            case .alreadyReleased: return "already-released \(name)"
+            case .unknown: return "unknown \(name)"
+            case .refused(let why): return "refused \(name) \(why)"
             case .reclaimed(let held, let notHeld):
-                text += "reclaimed \(name)" + held.map { " \($0)" }.joined() + " |" + notHeld.map { " \($0)" }.joined() + "\n"
+                return "reclaimed \(name)" + held.map { " \($0)" }.joined() + " |" + notHeld.map { " \($0)" }.joined()
             }
         }
-        return Array(text.utf8)
+        return split(lines, more: "release more", last: "release")
+    }
+
+    /// `lines` in datagrams of at most half the largest reply, each headed by `.portreserve/1 `
+    /// and `more`, the last by `last`: a client reads until it sees `last`.
+    public static func split(_ lines: [String], more: String, last: String) -> [[UInt8]] {
+        var chunks: [[UInt8]] = []
+        var body: [UInt8] = []
+        for line in lines {
+            if !body.isEmpty && body.count + line.utf8.count + 1 > maximumReplySize / 2 {
+                chunks.append(Array((prefix + more + "\n").utf8) + body)
+                body = []
+            }
+            body += line.utf8
+            body.append(UInt8(ascii: "\n"))
+        }
+        chunks.append(Array((prefix + last + "\n").utf8) + body)
+        return chunks
     }
 
     public static func encodeError(_ error: RequestError) -> [UInt8] {
@@ -126,16 +144,26 @@ public enum RequestCodec {
 
     /// The per-name answers of a release reply, or the daemon's error message.
     public static func decodeReleaseReply(_ payload: [UInt8]) -> Result<[(String, ReleaseReply)], RequestError> {
-        let text = String(decoding: payload, as: UTF8.self)
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        if lines.last == "" { lines.removeLast() }
-        guard let header = lines.first else { return .failure(RequestError("empty reply")) }
-        if header == prefix + "error" {
-            return .failure(RequestError(lines.dropFirst().joined(separator: " ")))
+        decodeReleaseReply([payload])
+    }
+
+    /// The per-name answers of a release reply in several datagrams.
+    public static func decodeReleaseReply(_ payloads: [[UInt8]]) -> Result<[(String, ReleaseReply)], RequestError> {
+        var body: [Substring] = []
+        for (index, payload) in payloads.enumerated() {
+            let text = String(decoding: payload, as: UTF8.self)
+            var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            if lines.last == "" { lines.removeLast() }
+            guard let header = lines.first else { return .failure(RequestError("empty reply")) }
+            if header == prefix + "error" {
+                return .failure(RequestError(lines.dropFirst().joined(separator: " ")))
+            }
+            let expected = prefix + (index == payloads.count - 1 ? "release" : "release more")
+            guard header == expected else { return .failure(RequestError("unexpected reply \"\(header.prefix(60))\"")) }
+            body += lines.dropFirst()
         }
-        guard header == prefix + "release" else { return .failure(RequestError("unexpected reply \"\(header.prefix(60))\"")) }
         var results: [(String, ReleaseReply)] = []
-        for line in lines.dropFirst() {
+        for line in body {
             let words = line.split(separator: " ")
             guard words.count >= 2 else { return .failure(RequestError("malformed reply line \"\(line)\"")) }
             let name = String(words[1])

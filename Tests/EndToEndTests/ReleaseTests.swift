@@ -53,6 +53,20 @@ import TestSupport
         #expect(daemon.exitStatus() == 0)
     }
 
+    @Test func releasingThousandsAtOnceGetsTheWholeAnswer() throws {
+        // 2,000 long names: the answer is over 100 kB, more than one datagram carries.
+        let ports = unusedPorts(2000)
+        var files: [String: String] = [:]
+        for (index, port) in ports.enumerated() { files["a-rather-long-service-name-\(index)"] = "\(port)/udp\n" }
+        let daemon = try RunningDaemon(files)
+        try daemon.waitUntilReady()
+        let result = try daemon.portrelease(["--verbose", "*"])
+        #expect(result.status == 0, "\(result.standardError.suffix(300))")
+        #expect(result.standardError.split(separator: "\n").count == 2000)
+        #expect(daemon.exitStatus() == 0)
+        #expect(canBind(ports[1999], .udp4))
+    }
+
     @Test func overlappingFilesShareAPortAndEitherReleasesIt() throws {
         let ports = unusedPorts(2)
         let daemon = try RunningDaemon(["first": "\(ports[0])/udp\n\(ports[1])/udp\n", "second": "\(ports[1])/udp\n"])

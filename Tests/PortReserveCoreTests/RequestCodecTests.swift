@@ -54,6 +54,18 @@ import Testing
         #expect(decoded.map(\.1) == replies.map(\.1))
     }
 
+    @Test func aReleaseOfThousandsIsAnsweredInDatagramsThatFit() throws {
+        let replies: [(String, ReleaseReply)] = (0..<10_000).map { ("service\($0)", .released([PortKey(UInt16(10000 + $0 % 50000), .tcp)])) }
+        let chunks = RequestCodec.encodeReleaseReply(replies)
+        #expect(chunks.count > 1)
+        #expect(chunks.allSatisfy { $0.count <= RequestCodec.maximumReplySize })
+        let decoded = try RequestCodec.decodeReleaseReply(chunks).get()
+        #expect(decoded.count == 10_000)
+        #expect(decoded.last?.0 == "service9999")
+        // A reply missing its last part is not taken for a whole one.
+        #expect(throws: RequestError.self) { try RequestCodec.decodeReleaseReply(Array(chunks.dropLast())).get() }
+    }
+
     @Test func errorRepliesCarryTheMessage() {
         let payload = RequestCodec.encodeError(RequestError("unknown operation \"x\""))
         #expect(throws: RequestError("unknown operation \"x\"")) { try RequestCodec.decodeReleaseReply(payload).get() }
@@ -66,7 +78,7 @@ import Testing
         }
         let chunks = StatusCodec.encode(summary: .init(ports: 3000, services: 3000, conflicts: 0), rows: rows)
         #expect(chunks.count > 1)
-        #expect(chunks.allSatisfy { $0.count <= StatusCodec.chunkSize + 64 })
+        #expect(chunks.allSatisfy { $0.count <= RequestCodec.maximumReplySize })
         #expect(chunks.dropLast().allSatisfy { $0.starts(with: Array(".portreserve/1 status more\n".utf8)) })
         #expect(chunks.last!.starts(with: Array(".portreserve/1 status end\n".utf8)))
         let lines = chunks.flatMap { String(decoding: $0, as: UTF8.self).split(separator: "\n").dropFirst() }
