@@ -8,7 +8,6 @@ import Systemd
 import Glibc
 #endif
 
-@main
 struct Portreserve: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portreserve",
@@ -54,25 +53,9 @@ struct Run: ParsableCommand {
     var debug = false
 
     func run() throws {
-        var handler = JournalLogHandler(label: "portreserve")
-        handler.logLevel = debug ? .debug : .info
-        let logger = Logger(label: "portreserve") { _ in handler }
-        do {
-            let control = try DaemonStartup.controlSocket(path: location.socketPath, logger: logger)
-            // A socket file we made goes with us, so clients see "no daemon" rather than a dead socket.
-            defer { if let path = control.createdPath { unlink(path) } }
-            let daemon = Daemon(
-                settings: DaemonSettings(
-                    configuration: location.loader, releasedRecord: ReleasedRecord(stateDirectory: stateDirectory, socketPath: location.socketPath)),
-                serviceManager: SystemdServiceManager(logger: logger), logger: logger)
-            let loop = try DaemonLoop(daemon: daemon, control: control.fd, stored: control.stored, logger: logger)
-            throw ExitCode(try loop.run())
-        } catch let exit as ExitCode {
-            throw exit
-        } catch {
-            logger.critical("\(error)")
-            throw ExitCode.failure
-        }
+        throw ExitCode(runDaemon(DaemonOptions(
+            configDirectories: location.configDirectories, socketPath: location.socketPath,
+            stateDirectory: stateDirectory, debug: debug)))
     }
 }
 

@@ -16,7 +16,7 @@ final class RunningDaemon {
     private let notifications = NotificationQueue()
 
     /// `files` maps a service name to its configuration text.
-    init(_ files: [String: String], directory: TemporaryDirectory? = nil, arguments: [String] = [],
+    init(_ files: [String: String], directory: TemporaryDirectory? = nil, leading: [String] = [], arguments: [String] = [],
          launcher: [String] = []) throws {
         let directory = try directory ?? TemporaryDirectory("e2e")
         self.directory = directory
@@ -27,7 +27,7 @@ final class RunningDaemon {
         unlink(notifyPath)  // a directory reused by a second daemon
         notify = try boundDatagramSocket(at: notifyPath)
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let daemonArguments = ["--config-dir", directory.path + "/conf", "--socket", socketPath] + arguments
+        let daemonArguments = leading + ["--config-dir", directory.path + "/conf", "--socket", socketPath] + arguments
         if launcher.isEmpty {
             process.executableURL = URL(fileURLWithPath: product("portreserve"))
             process.arguments = daemonArguments

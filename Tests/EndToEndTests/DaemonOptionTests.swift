@@ -1,0 +1,37 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The daemon's options are read by a fast parser of its own and declared again for
+/// ArgumentParser's --help and completions: these tests keep the two in step.
+@Suite struct DaemonOptionTests {
+    static let options = ["--config-dir <dir>", "--socket <path>", "--state-dir <dir>", "-d, --debug"]
+
+    @Test func helpListsExactlyTheOptionsTheFastParserReads() throws {
+        let help = try run(product("portreserve"), ["run", "--help"])
+        #expect(help.status == 0)
+        for option in Self.options { #expect(help.standardOutput.contains(option), "\(option)") }
+        let listed = help.standardOutput.split(separator: "\n").filter { $0.hasPrefix("  -") }
+        #expect(listed.count == Self.options.count + 1)  // and -h, --help
+    }
+
+    @Test(arguments: [["run"], []])
+    func everyOptionStartsTheDaemonWithOrWithoutRun(leading: [String]) throws {
+        let port = unusedPorts(1)[0]
+        let state = try TemporaryDirectory("state")
+        let daemon = try RunningDaemon(["svc": "\(port)\n"], leading: leading, arguments: ["--state-dir=\(state.path)", "-d"])
+        try daemon.waitUntilReady()
+        #expect(daemon.log.contains("debug:"))
+        #expect(isHeld(port))
+        #expect(try daemon.portrelease(["svc"]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: state.path + "/released"))
+    }
+
+    @Test func anythingElseIsLeftToArgumentParser() throws {
+        let result = try run(product("portreserve"), ["--frobnicate"])
+        #expect(result.status == 64)
+        #expect(result.standardError.contains("Unknown option '--frobnicate'"))
+        let subcommand = try run(product("portreserve"), ["check", "--config-dir", "/nonexistent"])
+        #expect(subcommand.status == 0)
+    }
+}
