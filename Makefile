@@ -1,0 +1,70 @@
+# Building and installing from source, the way the distribution packages do it:
+#   make && sudo make install            (PREFIX=/usr by default)
+#   make install DESTDIR=/tmp/root       (a staged install, for packaging)
+# The Swift toolchain must be on PATH (here: /opt/swift/usr/bin).
+
+PREFIX      ?= /usr
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+SYSCONFDIR  ?= /etc
+VENDORDIR   ?= $(PREFIX)/lib/portreserve
+CATALOGDIR  ?= $(PREFIX)/lib/systemd/catalog
+UNITDIR     ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+SWIFT       ?= swift
+RELEASE     := .build/release
+COMPLETIONS := .build/completions
+
+.PHONY: all build completions install uninstall test clean
+
+all: build completions
+
+# The Swift runtime is linked statically: the binaries need only what Debian ships (libc,
+# libstdc++, libsystemd0).
+build:
+	$(SWIFT) build -c release --static-swift-stdlib --product portreserve
+	$(SWIFT) build -c release --static-swift-stdlib --product portrelease
+
+# Generated from the command-line definitions of each program.
+completions: build
+	mkdir -p $(COMPLETIONS)
+	for shell in bash zsh fish; do \
+		$(RELEASE)/portreserve --generate-completion-script $$shell > $(COMPLETIONS)/portreserve.$$shell && \
+		$(RELEASE)/portrelease --generate-completion-script $$shell > $(COMPLETIONS)/portrelease.$$shell || exit 1; \
+	done
+
+install: all
+	install -D -m 0755 $(RELEASE)/portreserve $(DESTDIR)$(SBINDIR)/portreserve
+	install -D -m 0755 $(RELEASE)/portrelease $(DESTDIR)$(SBINDIR)/portrelease
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/portreserve $(DESTDIR)$(VENDORDIR) $(DESTDIR)$(UNITDIR)
+	for unit in units/*.socket units/*.service; do \
+		sed 's|/usr/sbin/|$(SBINDIR)/|g' $$unit > $(DESTDIR)$(UNITDIR)/$$(basename $$unit) && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$unit) || exit 1; \
+	done
+	install -D -m 0644 catalog/portreserve.catalog $(DESTDIR)$(CATALOGDIR)/portreserve.catalog
+	install -D -m 0644 man/portreserve.8 $(DESTDIR)$(MANDIR)/man8/portreserve.8
+	install -D -m 0644 man/portrelease.8 $(DESTDIR)$(MANDIR)/man8/portrelease.8
+	install -D -m 0644 man/portreserve.d.5 $(DESTDIR)$(MANDIR)/man5/portreserve.d.5
+	install -D -m 0644 $(COMPLETIONS)/portreserve.bash $(DESTDIR)$(BASHCOMPDIR)/portreserve
+	install -D -m 0644 $(COMPLETIONS)/portrelease.bash $(DESTDIR)$(BASHCOMPDIR)/portrelease
+	install -D -m 0644 $(COMPLETIONS)/portreserve.zsh $(DESTDIR)$(ZSHCOMPDIR)/_portreserve
+	install -D -m 0644 $(COMPLETIONS)/portrelease.zsh $(DESTDIR)$(ZSHCOMPDIR)/_portrelease
+	install -D -m 0644 $(COMPLETIONS)/portreserve.fish $(DESTDIR)$(FISHCOMPDIR)/portreserve.fish
+	install -D -m 0644 $(COMPLETIONS)/portrelease.fish $(DESTDIR)$(FISHCOMPDIR)/portrelease.fish
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/portreserve $(DESTDIR)$(SBINDIR)/portrelease
+	rm -f $(DESTDIR)$(UNITDIR)/portreserve.socket $(DESTDIR)$(UNITDIR)/portreserve.service $(DESTDIR)$(UNITDIR)/portrelease@.service
+	rm -f $(DESTDIR)$(CATALOGDIR)/portreserve.catalog
+	rm -f $(DESTDIR)$(MANDIR)/man8/portreserve.8 $(DESTDIR)$(MANDIR)/man8/portrelease.8 $(DESTDIR)$(MANDIR)/man5/portreserve.d.5
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/portreserve $(DESTDIR)$(BASHCOMPDIR)/portrelease
+	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_portreserve $(DESTDIR)$(ZSHCOMPDIR)/_portrelease
+	rm -f $(DESTDIR)$(FISHCOMPDIR)/portreserve.fish $(DESTDIR)$(FISHCOMPDIR)/portrelease.fish
+
+test:
+	scripts/test
+
+clean:
+	rm -rf .build/release .build/completions
