@@ -31,7 +31,7 @@ build:
 completions: build
 	mkdir -p $(COMPLETIONS)
 	for shell in bash zsh fish; do \
-		$(RELEASE)/portreserve --generate-completion-script $$shell > $(COMPLETIONS)/portreserve.$$shell && \
+		$(RELEASE)/portreserve --generate-completion-script $$shell | sed '1{/^#!/d}' > $(COMPLETIONS)/portreserve.$$shell && \
 		$(RELEASE)/portrelease --generate-completion-script $$shell > $(COMPLETIONS)/portrelease.$$shell || exit 1; \
 	done
 

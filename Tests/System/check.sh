@@ -149,4 +149,18 @@ for port in 57000 48100 48300 700; do
     s=$(state $port); check "free-after-$port" "$s" test "$s" = "$ALL_FREE"
 done
 
+# Installed from the package: its man pages and completions work, and purging it removes what it
+# installed but keeps the administrator's files in /etc/portreserve (Debian policy).
+if [ -e /var/tmp/portreserve-installed-from-deb ]; then
+    check man-page "$(man portreserve 2>&1 | head -3)" grep -q 'hold well-known ports' <<< "$(MANWIDTH=200 man portreserve 2>&1)"
+    check man-config "no portreserve.d(5)" grep -q 'one file per service' <<< "$(MANWIDTH=200 man 5 portreserve.d 2>&1)"
+    check completion-bash "bash -n failed" bash -n /usr/share/bash-completion/completions/portrelease
+    check packaged-portrelease "$(/usr/sbin/portrelease --verbose dep 2>&1)" /usr/sbin/portrelease dep
+    dpkg --purge portreserve > /var/tmp/purge.log 2>&1; code=$?
+    check purge "exit $code: $(tail -2 /var/tmp/purge.log)" test $code -eq 0
+    check purge-removes-binaries "still there" test ! -e /usr/sbin/portreserve -a ! -e /usr/sbin/portrelease
+    check purge-removes-units "$(ls /lib/systemd/system/portre* 2>&1)" test ! -e /lib/systemd/system/portreserve.service
+    check purge-keeps-admin-files "$(ls /etc/portreserve 2>&1)" test -s /etc/portreserve/alpha
+fi
+
 systemctl poweroff --no-block
