@@ -22,10 +22,10 @@ COMPLETIONS := .build/completions
 all: build completions
 
 # The Swift runtime is linked statically: the binaries need only what Debian ships (libc,
-# libstdc++, libsystemd0).
+# libstdc++, libsystemd0), and no RUNPATH points into the build tree.
 build:
-	$(SWIFT) build -c release --static-swift-stdlib --product portreserve
-	$(SWIFT) build -c release --static-swift-stdlib --product portrelease
+	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath --product portreserve
+	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath --product portrelease
 
 # Generated from the command-line definitions of each program.
 completions: build
