@@ -154,7 +154,14 @@ done
 if [ -e /var/tmp/portreserve-installed-from-deb ]; then
     check man-page "$(man portreserve 2>&1 | head -3)" grep -q 'hold well-known ports' <<< "$(MANWIDTH=200 man portreserve 2>&1)"
     check man-config "no portreserve.d(5)" grep -q 'one file per service' <<< "$(MANWIDTH=200 man 5 portreserve.d 2>&1)"
-    check completion-bash "bash -n failed" bash -n /usr/share/bash-completion/completions/portrelease
+    for name in portreserve portrelease; do
+        check "completion-bash-$name" "bash -n failed" bash -n /usr/share/bash-completion/completions/$name
+        check "completion-zsh-$name" "zsh -n failed" zsh -n /usr/share/zsh/vendor-completions/_$name
+        check "completion-fish-$name" "fish -n failed" fish -n /usr/share/fish/vendor_completions.d/$name.fish
+    done
+    # The bash completion offers the configured service names.
+    words=$(bash -c 'source /usr/share/bash-completion/completions/portrelease; COMP_WORDS=(portrelease al); COMP_CWORD=1; _portrelease; echo "${COMPREPLY[@]}"')
+    check completion-names "offered: $words" test "$words" = alpha
     check packaged-portrelease "$(/usr/sbin/portrelease --verbose dep 2>&1)" /usr/sbin/portrelease dep
     dpkg --purge portreserve > /var/tmp/purge.log 2>&1; code=$?
     check purge "exit $code: $(tail -2 /var/tmp/purge.log)" test $code -eq 0
