@@ -64,22 +64,30 @@ public struct ControlClient: Sendable {
         let fd = try makeUnixDatagramSocket()
         defer { closeDescriptor(fd) }
         try bindUnix(fd, to: UnixAddress(pathBytes: []))
-        var deadline = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &deadline)
-        let end = Double(deadline.tv_sec) + Double(deadline.tv_nsec) / 1e9 + timeoutSeconds
-        do {
-            try sendDatagram(fd, RequestCodec.encode(request), to: UnixAddress(path: socketPath), nonBlocking: true)
-        } catch where [ENOENT, ECONNREFUSED, ENOTDIR].contains(error.errno) {
+        let end = Self.now() + timeoutSeconds
+        // Connected, so that poll(2) can say when the daemon's queue has room again: under a flood
+        // of other senders the request waits for its turn, until the deadline, instead of failing.
+        do { try connectUnix(fd, to: UnixAddress(path: socketPath)) } catch where [ENOENT, ECONNREFUSED, ENOTDIR].contains(error.errno) {
             return .noDaemon
-        } catch where error.errno == EAGAIN {
-            return .timedOut  // the daemon's queue is full: it is there but not answering
+        }
+        let payload = RequestCodec.encode(request)
+        while true {
+            do {
+                try sendDatagram(fd, payload, nonBlocking: true)
+                break
+            } catch where error.errno == ECONNREFUSED {
+                return .noDaemon
+            } catch where error.errno == EAGAIN {
+                let remaining = end - Self.now()
+                if remaining <= 0 { return .timedOut }
+                var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                _ = try retryingInterrupts("poll") { poll(&poller, 1, CInt(min(remaining * 1000 + 1, 86_400_000))) }
+            }
         }
         var answers: [[UInt8]] = []
         let errorHeader = Array((RequestCodec.prefix + "error\n").utf8)
         while true {
-            var now = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &now)
-            let remaining = end - (Double(now.tv_sec) + Double(now.tv_nsec) / 1e9)
+            let remaining = end - Self.now()
             if remaining <= 0 { return .timedOut }
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = try retryingInterrupts("poll") { poll(&poller, 1, CInt(min(remaining * 1000 + 1, 86_400_000))) }
@@ -92,6 +100,14 @@ public struct ControlClient: Sendable {
             answers.append(datagram.payload)
             if isLast(datagram.payload) { return .answered(answers) }
         }
+    }
+}
+
+extension ControlClient {
+    static func now() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 }
 
