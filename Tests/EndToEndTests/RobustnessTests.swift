@@ -57,8 +57,15 @@ import TestSupport
         let daemon = try RunningDaemon(files, launcher: ["/usr/bin/prlimit", "--nofile=100:100", "--"])
         let ready = try daemon.waitUntilReady()
         #expect(ready.hasPrefix("READY=1\nSTATUS=Holding "))
-        #expect(daemon.log.contains("error: could not hold "))
+        #expect(eventually { daemon.log.contains("error: could not hold ") })  // logged just after READY=1
         #expect(isHeld(ports[0]))
+        // Status says precisely which sockets are not held, and why.
+        let status = try run(product("portreserve"), ["status", "--socket", daemon.socketPath])
+        let failed = status.standardOutput.split(separator: "\n").filter { $0.contains(" failed ") }
+        #expect(!failed.isEmpty)
+        #expect(failed.allSatisfy { $0.hasSuffix("Too many open files") })
+        let held = status.standardOutput.split(separator: "\n").filter { $0.contains(" held ") }
+        #expect(held.count + failed.count == 120)
         #expect(try daemon.portrelease(["s00"]).status == 0)
         #expect(isFree(ports[0]))
     }

@@ -136,8 +136,32 @@ systemctl start dep.service && until_served 48400
 check reclaim-start-again "$(systemctl is-active dep.service)" test "$(systemctl is-active dep.service)" = active
 check reclaim-journal "no reclaim entry" grep -q 'reclaimed dep for' <<< "$(journalctl -u portreserve.service -o cat)"
 
+# Crash safety: kill -9 while releases are going on. systemd restarts the daemon
+# (Restart=on-failure); released services stay released; the others are held again from the
+# descriptor store, without a moment free (a competitor binds 48100 all along).
+rm -f /run/compete-stop
+$T/probe compete 48100 /run/compete-stop > /run/compete-kill 2>&1 &
+/usr/sbin/portrelease gamma
+printf guarded | socat -u STDIN UNIX-SENDTO:/run/portreserve/socket   # still in flight, perhaps
+systemctl kill -s KILL portreserve.service
+for _ in $(seq 200); do
+    [ "$(systemctl show -p NRestarts --value portreserve.service)" -ge 1 ] && \
+        [ "$(systemctl is-active portreserve.service)" = active ] && break
+    sleep 0.05
+done
+touch /run/compete-stop; wait
+check crash-restarted "NRestarts=$(systemctl show -p NRestarts --value portreserve.service), $(systemctl is-active portreserve.service)" \
+    test "$(systemctl is-active portreserve.service)" = active
+check crash-no-gap "$(cat /run/compete-kill)" grep -q ' attempts, 0 bound$' /run/compete-kill
+s=$(state 48200); check crash-released-stays-released "$s" test "$s" = "tcp4:free udp4:free tcp6:free udp6:free"
+s=$(state 57000); check crash-others-held "$s" test "$s" = "$ALL_HELD"
+# The release in flight either happened (recorded, and free) or did not (held): never half.
+s=$(state 48300)
+if grep -qx guarded /run/portreserve/state/released; then expected=$ALL_FREE; else expected=$ALL_HELD; fi
+check crash-in-flight-consistent "$s (recorded: $(grep -cx guarded /run/portreserve/state/released))" test "$s" = "$expected"
+
 # 6. Everything released: the daemon exits, the socket stays, a late release answers at once.
-/usr/sbin/portrelease alpha beta gamma rpcres guarded
+/usr/sbin/portrelease alpha beta rpcres guarded
 for _ in $(seq 100); do [ "$(systemctl is-active portreserve.service)" = active ] || break; sleep 0.05; done
 check exits-when-done "$(systemctl is-active portreserve.service)" test "$(systemctl is-active portreserve.service)" = inactive
 check exit-status "$(systemctl show -p Result --value portreserve.service)" \
