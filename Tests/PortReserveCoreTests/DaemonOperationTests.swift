@@ -12,7 +12,6 @@ import TestSupport
     let directory: TemporaryDirectory
     let ports: [UInt16]
     let manager = RecordingServiceManager { true }
-    let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 
     init() throws {
         directory = try TemporaryDirectory("operations")
@@ -21,18 +20,7 @@ import TestSupport
         try directory.write("conf/beta", "\(ports[1])/udp\n")
     }
 
-    func makeDaemon() -> Daemon {
-        Daemon(
-            settings: DaemonSettings(
-                configuration: ConfigurationLoader(directories: [directory.path + "/conf"], servicesDatabase: testDatabase),
-                releasedRecord: ReleasedRecord(path: directory.path + "/released"), families: [.ipv4, .ipv6]),
-            serviceManager: manager, logger: logger)
-    }
-
-    func request(_ request: Request, uid: uid_t = 0) -> ReceivedDatagram {
-        ReceivedDatagram(payload: RequestCodec.encode(request), sender: UnixAddress(pathBytes: [0, 65]),
-                         credentials: PeerCredentials(pid: 4242, uid: uid, gid: uid))
-    }
+    func makeDaemon() -> Daemon { makeTestDaemon(in: directory, manager: manager) }
 
     func heldDescriptors(_ daemon: Daemon, _ service: String) -> [CInt] {
         daemon.table.status().compactMap { row in
@@ -54,10 +42,7 @@ import TestSupport
         daemon.start()
         manager.messages = []
         _ = daemon.handle(request(.release(["alpha"])))
-        let removals = manager.messages.flatMap { $0 }.compactMap { message -> String? in
-            if case .fdStoreRemove(let name) = message { return name }
-            return nil
-        }
+        let removals = manager.storeRemovals
         #expect(removals == ["alpha.\(ports[0]).tcp"])
         #expect(manager.barriers == 1)
     }
@@ -80,19 +65,13 @@ import TestSupport
         #expect(Set(heldDescriptors(daemon, "alpha")) == [four, six])
         #expect(daemon.table.summary() == ReservationSummary(ports: 2, services: 2, conflicts: 0))
         #expect(manager.stored.map(\.name) == ["beta.\(ports[1]).udp"])
-        let removals = manager.messages.flatMap { $0 }.compactMap { message -> String? in
-            if case .fdStoreRemove(let name) = message { return name }
-            return nil
-        }
+        let removals = manager.storeRemovals
         #expect(removals.sorted() == ["alpha.\(ports[2]).tcp", "gone.\(ports[3]).udp"])
         #expect(canBind(ports[3], .udp4))
         // The release drops the adopted copies under the names systemd knows them by.
         manager.messages = []
         _ = daemon.handle(request(.release(["alpha"])))
-        let released = manager.messages.flatMap { $0 }.compactMap { message -> String? in
-            if case .fdStoreRemove(let name) = message { return name }
-            return nil
-        }
+        let released = manager.storeRemovals
         #expect(released == ["old%3Aname.\(ports[0]).tcp"])
     }
 

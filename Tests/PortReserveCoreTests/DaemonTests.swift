@@ -7,6 +7,20 @@ import TestSupport
 
 @testable import PortReserveCore
 
+/// A daemon on `directory/conf`, recording into `manager`, with its record in `directory`.
+func makeTestDaemon(in directory: TemporaryDirectory, manager: ServiceManaging) -> Daemon {
+    Daemon(
+        settings: DaemonSettings(
+            configuration: ConfigurationLoader(directories: [directory.path + "/conf"], servicesDatabase: testDatabase),
+            releasedRecord: ReleasedRecord(path: directory.path + "/released"), families: [.ipv4, .ipv6]),
+        serviceManager: manager, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+}
+
+/// A request datagram as the kernel would deliver it, from `uid`.
+func request(_ request: Request, uid: uid_t = 0, from sender: UnixAddress = UnixAddress(pathBytes: [0, 65])) -> ReceivedDatagram {
+    ReceivedDatagram(payload: RequestCodec.encode(request), sender: sender, credentials: PeerCredentials(pid: 4242, uid: uid, gid: uid))
+}
+
 /// Records what the daemon tells systemd, and whether the ports were already held at READY=1.
 final class RecordingServiceManager: ServiceManaging {
     var messages: [[NotifyMessage]] = []
@@ -16,6 +30,13 @@ final class RecordingServiceManager: ServiceManaging {
     init(checking isHeld: @escaping () -> Bool) { self.isHeld = isHeld }
 
     var stored: [(name: String, fds: [CInt])] = []
+    /// The FDNAMEs of every FDSTOREREMOVE sent.
+    var storeRemovals: [String] {
+        messages.flatMap { $0 }.compactMap { message in
+            if case .fdStoreRemove(let name) = message { return name }
+            return nil
+        }
+    }
     let isListening = true
     var barriers = 0
 
@@ -35,7 +56,6 @@ final class RecordingServiceManager: ServiceManaging {
     let directory: TemporaryDirectory
     let ports: [UInt16]
     let manager: RecordingServiceManager
-    let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 
     init() throws {
         directory = try TemporaryDirectory("daemon")
@@ -48,18 +68,7 @@ final class RecordingServiceManager: ServiceManaging {
         try directory.write("conf/beta", "\(ports[1])/udp\nbogus-name\n")
     }
 
-    func makeDaemon() -> Daemon {
-        Daemon(
-            settings: DaemonSettings(
-                configuration: ConfigurationLoader(directories: [directory.path + "/conf"], servicesDatabase: testDatabase),
-                releasedRecord: ReleasedRecord(path: directory.path + "/released"), families: [.ipv4, .ipv6]),
-            serviceManager: manager, logger: logger)
-    }
-
-    func request(_ request: Request, uid: uid_t = 0, from sender: UnixAddress = UnixAddress(pathBytes: [0, 65])) -> ReceivedDatagram {
-        ReceivedDatagram(payload: RequestCodec.encode(request), sender: sender,
-                         credentials: PeerCredentials(pid: 4242, uid: uid, gid: uid))
-    }
+    func makeDaemon() -> Daemon { makeTestDaemon(in: directory, manager: manager) }
 
     func text(_ replies: [[UInt8]]) -> [String] { replies.map { String(decoding: $0, as: UTF8.self) } }
 
