@@ -41,12 +41,17 @@ public struct ReleasedRecord: Sendable {
             open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         }
         defer { closeDescriptor(fd) }
-        let bytes = Array(names.map { $0 + "\n" }.joined().utf8)
+        try Self.write(names.map { $0 + "\n" }.joined(), to: fd, path: path)
+    }
+
+    /// Writes all of `text`, or throws: a short record must never pass for a whole one.
+    private static func write(_ text: String, to fd: CInt, path: String) throws(SystemError) {
+        let bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { buffer in
                 Result { () throws(SystemError) in
-                    try retryingInterrupts("write", subject: path) { write(fd, buffer.baseAddress! + offset, buffer.count - offset) }
+                    try retryingInterrupts("write", subject: path) { Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset) }
                 }
             }
             offset += try written.get()
@@ -63,8 +68,13 @@ public struct ReleasedRecord: Sendable {
         let fd = try retryingInterrupts("open", subject: temporary) {
             open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         }
-        let text = current.subtracting(dropped).sorted().map { $0 + "\n" }.joined()
-        writeAll(text, to: fd)
+        do {
+            try Self.write(current.subtracting(dropped).sorted().map { $0 + "\n" }.joined(), to: fd, path: temporary)
+        } catch {
+            closeDescriptor(fd)
+            _ = unlink(temporary)
+            throw error
+        }
         closeDescriptor(fd)
         _ = try retryingInterrupts("rename", subject: "\(temporary) to \(path)") { rename(temporary, path) }
     }
