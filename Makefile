@@ -15,6 +15,19 @@ ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 SWIFT       ?= swift
 RELEASE     := .build/release
+# By default portrelease is linked fully statically, in a build tree of its own (the flag would
+# otherwise rebuild the daemon's tree): it starts in 0.5 ms instead of 1.2 ms, on every start of
+# every dependent service. Distributions whose policy forbids static glibc (Debian, Fedora: glibc
+# security updates must reach every binary) build with STATIC_PORTRELEASE=no. The daemon links
+# libsystemd, shipped only as a shared library, so its C libraries stay shared either way.
+STATIC_PORTRELEASE ?= yes
+ifeq ($(STATIC_PORTRELEASE),yes)
+STATIC      := .build-static/release
+STATICFLAGS := --scratch-path .build-static -Xswiftc -static-executable
+else
+STATIC      := $(RELEASE)
+STATICFLAGS :=
+endif
 COMPLETIONS := .build/completions
 
 .PHONY: all build completions install uninstall test clean
@@ -25,19 +38,19 @@ all: build completions
 # libstdc++, libsystemd0), and no RUNPATH points into the build tree.
 build:
 	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath --product portreserve
-	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath --product portrelease
+	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath --product portrelease $(STATICFLAGS)
 
 # Generated from the command-line definitions of each program.
 completions: build
 	mkdir -p $(COMPLETIONS)
 	for shell in bash zsh fish; do \
 		$(RELEASE)/portreserve --generate-completion-script $$shell | sed '1{/^#!/d}' > $(COMPLETIONS)/portreserve.$$shell && \
-		$(RELEASE)/portrelease --generate-completion-script $$shell > $(COMPLETIONS)/portrelease.$$shell || exit 1; \
+		$(STATIC)/portrelease --generate-completion-script $$shell > $(COMPLETIONS)/portrelease.$$shell || exit 1; \
 	done
 
 install: all
 	install -D -m 0755 $(RELEASE)/portreserve $(DESTDIR)$(SBINDIR)/portreserve
-	install -D -m 0755 $(RELEASE)/portrelease $(DESTDIR)$(SBINDIR)/portrelease
+	install -D -m 0755 $(STATIC)/portrelease $(DESTDIR)$(SBINDIR)/portrelease
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/portreserve $(DESTDIR)$(VENDORDIR) $(DESTDIR)$(UNITDIR)
 	for unit in units/*.socket units/*.service; do \
 		sed 's|/usr/sbin/|$(SBINDIR)/|g' $$unit > $(DESTDIR)$(UNITDIR)/$$(basename $$unit) && \
@@ -67,4 +80,4 @@ test:
 	scripts/test
 
 clean:
-	rm -rf .build/release .build/completions
+	rm -rf .build/release .build/completions .build-static
