@@ -12,11 +12,16 @@ public struct ServiceConfiguration: Equatable, Sendable {
     public let name: String
     public let file: String
     public let entries: [ConfiguredEntry]
+    /// Every port the service reserves, each once, in order. Stored: start-up reads it several
+    /// times per service.
+    public let ports: [PortKey]
 
-    /// Every port the service reserves, each once, in order.
-    public var ports: [PortKey] {
+    public init(name: String, file: String, entries: [ConfiguredEntry]) {
+        self.name = name
+        self.file = file
+        self.entries = entries
         var seen = Set<PortKey>()
-        return entries.flatMap(\.ports).filter { seen.insert($0).inserted }
+        self.ports = entries.flatMap(\.ports).filter { seen.insert($0).inserted }
     }
 }
 

@@ -74,8 +74,17 @@ public final class ReservationTable {
         var states: [AddressFamily: SocketState]
         var since: Int
 
-        var heldCount: Int { states.values.filter { if case .held = $0 { true } else { false } }.count }
-        var conflictCount: Int { states.values.filter { if case .conflict = $0 { true } else { false } }.count }
+        // Counted in place, without building arrays: update() asks twice per change.
+        var heldCount: Int {
+            var count = 0
+            for state in states.values { if case .held = state { count += 1 } }
+            return count
+        }
+        var conflictCount: Int {
+            var count = 0
+            for state in states.values { if case .conflict = state { count += 1 } }
+            return count
+        }
         var isHeld: Bool { heldCount > 0 }
     }
 
