@@ -80,8 +80,9 @@ import TestSupport
     }
 
     @Test func wrongKindSaysWhatWasFound() throws {
-        // A TCP listener on loopback, poked by connecting to it.
-        let port = 40000 + Int(getpid() % 20000)
+        // A TCP listener on loopback, poked by connecting to it, on a port checked to be free (a
+        // port picked blindly could be an ephemeral port in use, and the listener would fail).
+        let port = Int(unusedPorts(1)[0])
         let output = try activate(
             ["-l", "127.0.0.1:\(port)"],
             poke: {
