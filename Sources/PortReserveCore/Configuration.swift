@@ -80,6 +80,7 @@ public struct ConfigurationLoader: Sendable {
             }
         }
         var services: [ServiceConfiguration] = []
+        let database = servicesDatabase.snapshot()
         for (name, path) in chosen.sorted(by: { $0.key < $1.key }) {
             switch ConfigurationFiles.read(path) {
             case .masked:
@@ -87,7 +88,7 @@ public struct ConfigurationLoader: Sendable {
             case .unreadable(let message):
                 problems.append(ConfigurationProblem(file: path, line: nil, message: message))
             case .contents(let bytes):
-                let (entries, lineProblems) = parse(bytes, file: path)
+                let (entries, lineProblems) = parse(bytes, file: path, database: database)
                 problems += lineProblems
                 services.append(ServiceConfiguration(name: name, file: path, entries: entries))
             }
@@ -97,12 +98,16 @@ public struct ConfigurationLoader: Sendable {
 
     /// The entries of one file, and a problem for each line that names no port.
     public func parse(_ bytes: [UInt8], file: String) -> ([ConfiguredEntry], [ConfigurationProblem]) {
+        parse(bytes, file: file, database: servicesDatabase)
+    }
+
+    private func parse(_ bytes: [UInt8], file: String, database: ServicesDatabase) -> ([ConfiguredEntry], [ConfigurationProblem]) {
         var entries: [ConfiguredEntry] = []
         var problems: [ConfigurationProblem] = []
         var lineNumber = 0
         for rawLine in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
-            switch EntryParser.parse(bytes: rawLine, servicesDatabase: servicesDatabase) {
+            switch EntryParser.parse(bytes: rawLine, servicesDatabase: database) {
             case nil:
                 problems.append(ConfigurationProblem(file: file, line: lineNumber, message: "not valid UTF-8"))
             case .blank: continue

@@ -98,9 +98,11 @@ let testDatabase = ServicesDatabase { name, transport in
         try vendor.write("rsync", "873\n")
         try vendor.write("ypbind", "834\n")
         try vendor.write("plain", "900\n")
+        try vendor.write("nfs", "2049\n")
         try etc.write("cups", "632/tcp\n")          // overrides
         try etc.write("rsync", "")                   // masks
         try FileManager.default.createSymbolicLink(atPath: etc.path + "/ypbind", withDestinationPath: "/dev/null")
+        try FileManager.default.createSymbolicLink(atPath: etc.path + "/nfs", withDestinationPath: etc.path + "/ypbind")
         let configuration = ConfigurationLoader(directories: [etc.path, vendor.path], servicesDatabase: testDatabase).load()
         #expect(configuration.services.map(\.name) == ["cups", "plain"])
         #expect(configuration.services[0].file == etc.path + "/cups")
@@ -131,5 +133,33 @@ let testDatabase = ServicesDatabase { name, transport in
         #expect(ServicesDatabase.system.port(of: "ssh", .tcp) == 22)
         #expect(ServicesDatabase.system.port(of: "domain", .udp) == 53)
         #expect(ServicesDatabase.system.port(of: "no-such-service-here", .tcp) == nil)
+    }
+
+    @Test func aSnapshotAnswersEveryNameAsGetservbynameDoes() throws {
+        // Every name and alias of /etc/services, for both protocols: the snapshot's first-wins
+        // table must give what one getservbyname_r call gives, including names listed twice.
+        let text = try String(contentsOfFile: "/etc/services", encoding: .utf8)
+        var names = Set<String>()
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0].split(whereSeparator: \.isWhitespace)
+            guard fields.count >= 2 else { continue }
+            names.insert(String(fields[0]))
+            fields.dropFirst(2).forEach { names.insert(String($0)) }
+        }
+        #expect(names.count > 100)
+        let snapshot = ServicesDatabase.system.snapshot()
+        var differences: [String] = []
+        for name in names.sorted() {
+            for transport in TransportProtocol.allCases {
+                let one = ServicesDatabase.system.port(of: name, transport), all = snapshot.port(of: name, transport)
+                if one != all { differences.append("\(name)/\(transport.rawValue): \(String(describing: one)) vs \(String(describing: all))") }
+            }
+        }
+        #expect(differences == [])
+        #expect(snapshot.port(of: "no-such-service-here", .tcp) == nil)
+    }
+
+    @Test func aTestDatabaseIsItsOwnSnapshot() {
+        #expect(testDatabase.snapshot().port(of: "ipp", .tcp) == testDatabase.port(of: "ipp", .tcp))
     }
 }
