@@ -20,8 +20,12 @@ public struct ServiceConfiguration: Equatable, Sendable {
         self.name = name
         self.file = file
         self.entries = entries
-        var seen = Set<PortKey>()
-        self.ports = entries.flatMap(\.ports).filter { seen.insert($0).inserted }
+        if entries.count == 1 {
+            self.ports = entries[0].ports  // one line never names a port twice; no set to build
+        } else {
+            var seen = Set<PortKey>()
+            self.ports = entries.flatMap(\.ports).filter { seen.insert($0).inserted }
+        }
     }
 }
 
@@ -122,6 +126,7 @@ public struct ConfigurationLoader: Sendable {
     /// get here: they are backups and packaging leftovers, ignored as the original did.
     static func unusableName(_ name: String) -> String? {
         if name == "*" { return "ignored: \"*\" means every service in a release request" }
+        if name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) { return nil }  // printable ASCII: the usual case
         if name.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }) {
             return "ignored: a service name cannot contain spaces or control characters"
         }

@@ -59,7 +59,8 @@ public final class Daemon {
         table.onClose = { [store] key, _ in store.remove(key) }
         let configuration = loadConfiguration()
         let released = settings.releasedRecord.load()
-        let socketsNeeded = Set(configuration.services.flatMap(\.ports)).count * families.count
+        // An upper bound (shared ports count once per service): it only sizes RLIMIT_NOFILE.
+        let socketsNeeded = configuration.services.reduce(0) { $0 + $1.ports.count } * families.count
         ResourceLimits.ensureDescriptors(socketsNeeded + 64, logger: logger)
         table.socketLimit = ResourceLimits.socketBudget() + stored.count
         // Binding comes first and alone: READY=1 is sent the moment every port is bound, and the

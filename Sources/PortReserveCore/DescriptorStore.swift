@@ -36,7 +36,7 @@ final class DescriptorStore {
     private var removedSinceBarrier = false
     /// While true, new sockets wait in `pending` for `flush()`: at start, READY=1 goes first.
     var `defer` = false
-    private var pending: [(name: String, fds: [CInt])] = []
+    private var pending: [(key: PortKey, service: String, fds: [CInt])] = []
 
     init(manager: ServiceManaging) { self.manager = manager }
 
@@ -81,7 +81,7 @@ final class DescriptorStore {
 
     /// The adopted socket for `slot`, if systemd kept one.
     func takeAdopted(_ slot: SocketSlot) -> CInt? {
-        guard let entry = adopted.removeValue(forKey: slot) else { return nil }
+        guard !adopted.isEmpty, let entry = adopted.removeValue(forKey: slot) else { return nil }
         names[slot.key] = entry.name
         handedBack.insert(entry.fd)
         return entry.fd
@@ -92,20 +92,24 @@ final class DescriptorStore {
     /// drop it at once.
     func store(_ fds: [CInt], _ key: PortKey, service: String) {
         guard manager.isListening else { return }
-        let fresh = fds.filter { handedBack.remove($0) == nil }
+        let fresh = handedBack.isEmpty ? fds : fds.filter { handedBack.remove($0) == nil }
         guard !fresh.isEmpty else { return }
+        if self.defer {
+            pending.append((key, service, fresh))  // named in flush(), after READY=1
+        } else {
+            send(fresh, key, service: service)
+        }
+    }
+
+    private func send(_ fds: [CInt], _ key: PortKey, service: String) {
         let name = names[key] ?? Self.name(for: key, service: service)
         names[key] = name
-        if self.defer {
-            pending.append((name, fresh))
-        } else {
-            manager.notify([.fdStore(name: name, poll: false)], descriptors: fresh)
-        }
+        manager.notify([.fdStore(name: name, poll: false)], descriptors: fds)
     }
 
     /// Sends what `store` held back.
     func flush() {
-        for (name, fds) in pending { manager.notify([.fdStore(name: name, poll: false)], descriptors: fds) }
+        for (key, service, fds) in pending { send(fds, key, service: service) }
         pending = []
     }
 

@@ -17,19 +17,20 @@ public enum InternetSockets {
 
     /// A socket bound to the wildcard address of `family` on `key`. Wraps `socket(2)` and `bind(2)`.
     public static func reserve(_ key: PortKey, _ family: AddressFamily) throws(SystemError) -> CInt {
-        let subject = describe(key, family)
+        // The subject is built only when a call fails: formatting it for every socket cost more
+        // than the socket.
         let type = (key.transport == .tcp ? CInt(SOCK_STREAM.rawValue) : CInt(SOCK_DGRAM.rawValue)) | CInt(SOCK_CLOEXEC.rawValue)
-        let fd = try retryingInterrupts("socket", subject: subject) {
+        let fd = try retryingInterrupts("socket", subject: describe(key, family)) {
             socket(family == .ipv4 ? AF_INET : AF_INET6, type, 0)
         }
         do {
             if family == .ipv6 {
                 var on: CInt = 1
-                _ = try retryingInterrupts("setsockopt(IPV6_V6ONLY)", subject: subject) {
+                _ = try retryingInterrupts("setsockopt(IPV6_V6ONLY)", subject: describe(key, family)) {
                     setsockopt(fd, CInt(IPPROTO_IPV6), IPV6_V6ONLY, &on, socklen_t(MemoryLayout<CInt>.size))
                 }
             }
-            _ = try retryingInterrupts("bind", subject: subject) { bindWildcard(fd, key.port, family) }
+            _ = try retryingInterrupts("bind", subject: describe(key, family)) { bindWildcard(fd, key.port, family) }
             return fd
         } catch {
             closeDescriptor(fd)

@@ -63,6 +63,31 @@ public struct StatusRow: Equatable, Sendable {
     public let since: Int
 }
 
+/// The state of each family's socket of one port. Two optional fields, not a dictionary: a
+/// dictionary per port was an allocation and two hashes per bind, a third of the table's cost at
+/// start-up. Iterates in family order (IPv4, then IPv6), which is also the status order.
+struct FamilyStates: Sequence, Equatable {
+    private var ipv4: SocketState?
+    private var ipv6: SocketState?
+
+    subscript(family: AddressFamily) -> SocketState? {
+        get { family == .ipv4 ? ipv4 : ipv6 }
+        set { if family == .ipv4 { ipv4 = newValue } else { ipv6 = newValue } }
+    }
+
+    var isEmpty: Bool { ipv4 == nil && ipv6 == nil }
+
+    var values: [SocketState] { map(\.state) }
+
+    func makeIterator() -> some IteratorProtocol<(family: AddressFamily, state: SocketState)> {
+        [ipv4.map { (AddressFamily.ipv4, $0) }, ipv6.map { (AddressFamily.ipv6, $0) }].compactMap { $0 }.makeIterator()
+    }
+
+    func count(where isCounted: (SocketState) -> Bool) -> Int {
+        (ipv4.map(isCounted) == true ? 1 : 0) + (ipv6.map(isCounted) == true ? 1 : 0)
+    }
+}
+
 /// Owns every reserved socket. A port named by several services is held by one socket per
 /// family and belongs to all of them; releasing any of them gives it up. Sockets are closed in
 /// one place, here, so "released" always means "closed".
@@ -71,19 +96,15 @@ public final class ReservationTable {
         let key: PortKey
         /// The configured, not forgotten services that name the port (released ones included, for status).
         var owners: [String]
-        var states: [AddressFamily: SocketState]
+        var states: FamilyStates
         var since: Int
 
         // Counted in place, without building arrays: update() asks twice per change.
         var heldCount: Int {
-            var count = 0
-            for state in states.values { if case .held = state { count += 1 } }
-            return count
+            states.count { if case .held = $0 { true } else { false } }
         }
         var conflictCount: Int {
-            var count = 0
-            for state in states.values { if case .conflict = state { count += 1 } }
-            return count
+            states.count { if case .conflict = $0 { true } else { false } }
         }
         var isHeld: Bool { heldCount > 0 }
     }
@@ -217,7 +238,7 @@ public final class ReservationTable {
         for (name, service) in services.sorted(by: { $0.key < $1.key }) {
             for port in service.ports {
                 guard let reservation = reservations[port], reservation.owners.contains(name) else { continue }
-                for (family, state) in reservation.states.sorted(by: { $0.key < $1.key }) {
+                for (family, state) in reservation.states {
                     rows.append(StatusRow(
                         service: name, port: port, family: family, state: state,
                         sharedWith: reservation.owners.filter { $0 != name }, since: reservation.since))
@@ -235,10 +256,10 @@ public final class ReservationTable {
     /// there is what a restart takes back.
     public func closeAll() {
         for (port, reservation) in reservations {
-            for case .held(let fd) in reservation.states.values { closeDescriptor(fd) }
-            reservations[port]!.states = reservation.states.mapValues { state in
-                if case .held = state { return .released(by: "shutdown") }
-                return state
+            for (family, state) in reservation.states {
+                guard case .held(let fd) = state else { continue }
+                closeDescriptor(fd)
+                reservations[port]!.states[family] = .released(by: "shutdown")
             }
         }
         heldSocketCount = 0
@@ -253,15 +274,18 @@ public final class ReservationTable {
             return [.shared(service: name, port, with: existing.owners.first ?? name)]
         }
         var events: [ReservationEvent] = []
-        var states: [AddressFamily: SocketState] = [:]
+        var states = FamilyStates()
         var held: [AddressFamily] = []
+        var heldDescriptors: [CInt] = []
         for family in families {
             do throws(SystemError) {
                 if heldSocketCount + held.count >= socketLimit {
                     throw SystemError(call: "socket", subject: InternetSockets.describe(port, family), errno: EMFILE)
                 }
-                states[family] = .held(try bind(port, family, name))
+                let fd = try bind(port, family, name)
+                states[family] = .held(fd)
                 held.append(family)
+                heldDescriptors.append(fd)
             } catch where error.errno == EADDRINUSE || error.errno == EACCES {
                 let holder = error.errno == EADDRINUSE ? holderOf(port, family) : nil
                 states[family] = .conflict(error, holder: holder)
@@ -273,7 +297,7 @@ public final class ReservationTable {
         }
         if !held.isEmpty {
             events.append(.reserved(service: name, port, families: held))
-            onBind?(port, states.values.compactMap { if case .held(let fd) = $0 { fd } else { nil } }, name)
+            onBind?(port, heldDescriptors, name)
         }
         let owners = (reservations[port]?.owners ?? []) + [name]
         update(port) { $0 = Reservation(key: port, owners: owners, states: states, since: Self.now()) }
@@ -301,7 +325,7 @@ public final class ReservationTable {
     /// The one place a reservation changes, so the counters can never drift from the table.
     private func update(_ port: PortKey, remove: Bool = false, _ change: (inout Reservation) -> Void) {
         let before = reservations[port]
-        var after = before ?? Reservation(key: port, owners: [], states: [:], since: Self.now())
+        var after = before ?? Reservation(key: port, owners: [], states: FamilyStates(), since: Self.now())
         change(&after)
         reservations[port] = remove ? nil : after
         let now = remove ? nil : after
