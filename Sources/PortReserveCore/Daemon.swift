@@ -249,9 +249,14 @@ public final class Daemon {
             logger.warning("cannot record released services in \(settings.releasedRecord.path): \(error)")
         }
         var replies: [(String, ReleaseReply)] = []
+        let everything = requested.contains("*")
+        var releasedByStar: [String] = []
         for name in names {
             let result = table.release(name)
             switch result {
+            case .released(let ports) where everything:
+                replies.append((name, .released(ports)))
+                releasedByStar.append(name)
             case .released(let ports):
                 replies.append((name, .released(ports)))
                 var metadata = fields(name).merging(sender.fields) { $1 }
@@ -267,10 +272,32 @@ public final class Daemon {
                 logger.info("nothing is reserved under the name \(name) (asked by \(sender))", metadata: fields(name).merging(sender.fields) { $1 })
             }
         }
+        logReleaseOfEverything(releasedByStar, from: sender)
         // The copies in systemd's store hold the ports too: answer only once they are closed.
         store.confirmRemovals()
         serviceManager.notify([.status(statusText)])
         return replies
+    }
+
+    /// The most services one journal entry names: journald drops entries of more than 1,024
+    /// fields, and a MESSAGE that lists them stays readable. Settable for tests.
+    var servicesPerEntry = 250
+
+    /// `*` gets one entry per `servicesPerEntry` services, each naming them all in repeated
+    /// PORTRESERVE_SERVICE= fields (so `journalctl PORTRESERVE_SERVICE=cups` still finds it), rather
+    /// than an entry per service: at 5,000 services the entries cost more than the releases.
+    private func logReleaseOfEverything(_ names: [String], from sender: Requester) {
+        var start = 0
+        while start < names.count {
+            let chunk = names[start..<min(start + servicesPerEntry, names.count)]
+            var metadata = sender.fields
+            metadata["MESSAGE_ID"] = "\(MessageID.released)"
+            metadata["PORTRESERVE_SERVICE"] = .array(chunk.map { "\($0)" })
+            let part = names.count > servicesPerEntry ? " (\(start + 1)-\(start + chunk.count) of \(names.count))" : ""
+            logger.info("released \(chunk.count) services\(part) on a request for every service (*) by \(sender): \(chunk.joined(separator: " "))",
+                        metadata: metadata)
+            start += chunk.count
+        }
     }
 
     private func log(_ event: ReservationEvent, failures: inout [String]) {

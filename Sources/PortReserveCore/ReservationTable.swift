@@ -79,9 +79,20 @@ struct FamilyStates: Sequence, Equatable {
 
     var values: [SocketState] { map(\.state) }
 
-    func makeIterator() -> some IteratorProtocol<(family: AddressFamily, state: SocketState)> {
-        [ipv4.map { (AddressFamily.ipv4, $0) }, ipv6.map { (AddressFamily.ipv6, $0) }].compactMap { $0 }.makeIterator()
+    struct Iterator: IteratorProtocol {
+        fileprivate var states: FamilyStates
+        fileprivate var upcoming: AddressFamily? = .ipv4
+
+        mutating func next() -> (family: AddressFamily, state: SocketState)? {
+            while let family = upcoming {
+                upcoming = family == .ipv4 ? .ipv6 : nil
+                if let state = states[family] { return (family, state) }
+            }
+            return nil
+        }
     }
+
+    func makeIterator() -> Iterator { Iterator(states: self) }
 
     func count(where isCounted: (SocketState) -> Bool) -> Int {
         (ipv4.map(isCounted) == true ? 1 : 0) + (ipv6.map(isCounted) == true ? 1 : 0)
@@ -323,22 +334,38 @@ public final class ReservationTable {
     }
 
     /// The one place a reservation changes, so the counters can never drift from the table.
+    /// Changes the reservation in place (no copy of it, one hash of the key), and counts only
+    /// what changed: a release costs the service's own ports, whatever the size of the table.
     private func update(_ port: PortKey, remove: Bool = false, _ change: (inout Reservation) -> Void) {
-        let before = reservations[port]
-        var after = before ?? Reservation(key: port, owners: [], states: FamilyStates(), since: Self.now())
-        change(&after)
-        reservations[port] = remove ? nil : after
-        let now = remove ? nil : after
-        heldSocketCount += (now?.heldCount ?? 0) - (before?.heldCount ?? 0)
-        conflictCount += (now?.conflictCount ?? 0) - (before?.conflictCount ?? 0)
-        heldPortCount += (now?.isHeld == true ? 1 : 0) - (before?.isHeld == true ? 1 : 0)
-        if let before, before.isHeld {
-            for owner in before.owners {
+        var heldBefore = 0, conflictsBefore = 0, ownersBefore: [String] = []
+        let index: Dictionary<PortKey, Reservation>.Index
+        if let existing = reservations.index(forKey: port) {
+            index = existing
+            let reservation = reservations.values[index]
+            (heldBefore, conflictsBefore, ownersBefore) = (reservation.heldCount, reservation.conflictCount, reservation.owners)
+        } else {
+            reservations[port] = Reservation(key: port, owners: [], states: FamilyStates(), since: Self.now())
+            index = reservations.index(forKey: port)!
+        }
+        change(&reservations.values[index])
+        var heldAfter = 0, conflictsAfter = 0, ownersAfter: [String] = []
+        if remove {
+            reservations.remove(at: index)
+        } else {
+            let reservation = reservations.values[index]
+            (heldAfter, conflictsAfter, ownersAfter) = (reservation.heldCount, reservation.conflictCount, reservation.owners)
+        }
+        heldSocketCount += heldAfter - heldBefore
+        conflictCount += conflictsAfter - conflictsBefore
+        heldPortCount += (heldAfter > 0 ? 1 : 0) - (heldBefore > 0 ? 1 : 0)
+        if heldBefore > 0 && heldAfter > 0 && ownersBefore == ownersAfter { return }
+        if heldBefore > 0 {
+            for owner in ownersBefore {
                 heldPortsPerService[owner, default: 0] -= 1
                 if heldPortsPerService[owner] == 0 { heldPortsPerService[owner] = nil }
             }
         }
-        if let now, now.isHeld { for owner in now.owners { heldPortsPerService[owner, default: 0] += 1 } }
+        if heldAfter > 0 { for owner in ownersAfter { heldPortsPerService[owner, default: 0] += 1 } }
     }
 
     private static func now() -> Int { Int(time(nil)) }

@@ -8,12 +8,35 @@ import TestSupport
 @testable import PortReserveCore
 
 /// A daemon on `directory/conf`, recording into `manager`, with its record in `directory`.
-func makeTestDaemon(in directory: TemporaryDirectory, manager: ServiceManaging) -> Daemon {
+func makeTestDaemon(in directory: TemporaryDirectory, manager: ServiceManaging,
+                    log: LogRecorder? = nil) -> Daemon {
     Daemon(
         settings: DaemonSettings(
             configuration: ConfigurationLoader(directories: [directory.path + "/conf"], servicesDatabase: testDatabase),
             releasedRecord: ReleasedRecord(path: directory.path + "/released"), families: [.ipv4, .ipv6]),
-        serviceManager: manager, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        serviceManager: manager, logger: Logger(label: "test") { _ in
+            log.map { RecordingLogHandler(recorder: $0) as LogHandler } ?? SwiftLogNoOpLogHandler()
+        })
+}
+
+/// What the daemon logged, entry by entry.
+final class LogRecorder: @unchecked Sendable {
+    var entries: [(message: String, metadata: Logger.Metadata)] = []
+}
+
+struct RecordingLogHandler: LogHandler {
+    let recorder: LogRecorder
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        recorder.entries.append(("\(event.message)", event.metadata ?? [:]))
+    }
 }
 
 /// A request datagram as the kernel would deliver it, from `uid`.
@@ -110,6 +133,32 @@ final class RecordingServiceManager: ServiceManaging {
         #expect(canBind(ports[1], .udp4) && canBind(ports[0], .tcp6))
         #expect(Set((try? String(contentsOfFile: directory.path + "/released", encoding: .utf8))?.split(separator: "\n") ?? [])
             == ["alpha", "beta"])
+    }
+
+    @Test func starLogsOneEntryPerChunkOfServicesAndANamedReleaseOnePerService() {
+        let log = LogRecorder()
+        let daemon = makeTestDaemon(in: directory, manager: manager, log: log)
+        daemon.servicesPerEntry = 1
+        daemon.start()
+        _ = daemon.handle(request(.release(["alpha"])))
+        let named = log.entries.filter { $0.metadata["MESSAGE_ID"] == "\(MessageID.released)" }
+        #expect(named.count == 1)
+        #expect(named.first?.metadata["PORTRESERVE_SERVICE"] == "alpha")
+        #expect(named.first?.metadata["PORTRESERVE_PORT"] == .array(["\(ports[0])", "\(ports[0])"]))
+
+        _ = daemon.handle(request(.reclaim(["alpha"])))
+        log.entries = []
+        _ = daemon.handle(request(.release(["*"])))
+        let star = log.entries.filter { $0.metadata["MESSAGE_ID"] == "\(MessageID.released)" }
+        // pid 4242 may be a real process with a unit here: its name would follow the uid.
+        #expect(star.count == 2)
+        for (entry, (part, name)) in zip(star, [("1-1 of 2", "alpha"), ("2-2 of 2", "beta")]) {
+            #expect(entry.message.hasPrefix("released 1 services (\(part)) on a request for every service (*) by pid 4242 uid 0"))
+            #expect(entry.message.hasSuffix(": \(name)"))
+        }
+        #expect(star.map { $0.metadata["PORTRESERVE_SERVICE"] } == [.array(["alpha"]), .array(["beta"])])
+        #expect(star.allSatisfy { $0.metadata["PORTRESERVE_REQUESTER_PID"] == "4242" })
+        #expect(daemon.isFinished)
     }
 
     @Test func aRestartedDaemonDoesNotTakeBackWhatWasReleased() {
