@@ -12,11 +12,18 @@ public struct DaemonSettings: Sendable {
     public var releasedRecord: ReleasedRecord
     /// nil: IPv4 and IPv6, or IPv4 alone where the kernel has no IPv6.
     public var families: [AddressFamily]?
+    /// The most sockets copied into systemd's descriptor store (0: none). See `DescriptorStore`.
+    public var descriptorStoreLimit: Int
 
-    public init(configuration: ConfigurationLoader, releasedRecord: ReleasedRecord, families: [AddressFamily]? = nil) {
+    /// Keep the unit's FileDescriptorStoreMax= at least this.
+    public static let defaultDescriptorStoreLimit = 1024
+
+    public init(configuration: ConfigurationLoader, releasedRecord: ReleasedRecord, families: [AddressFamily]? = nil,
+                descriptorStoreLimit: Int = defaultDescriptorStoreLimit) {
         self.configuration = configuration
         self.releasedRecord = releasedRecord
         self.families = families
+        self.descriptorStoreLimit = descriptorStoreLimit
     }
 }
 
@@ -31,12 +38,14 @@ public final class Daemon {
     private let store: DescriptorStore
     /// The configuration in force, per service: reclaim re-reserves from it.
     private var configured: [String: ServiceConfiguration] = [:]
+    /// How many sockets left out of the descriptor store the journal has been told about.
+    private var leftOutReported = 0
 
     public init(settings: DaemonSettings, serviceManager: ServiceManaging, logger: Logger) {
         self.settings = settings
         self.serviceManager = serviceManager
         self.logger = logger
-        self.store = DescriptorStore(manager: serviceManager)
+        self.store = DescriptorStore(manager: serviceManager, limit: settings.descriptorStoreLimit)
         self.table = ReservationTable(families: [])
     }
 
@@ -89,6 +98,7 @@ public final class Daemon {
         }
         for event in events { log(event, failures: &failures) }
         reportFailures(failures)
+        reportLeftOutOfStore()
         let adoptedCount = stored.count
         for slot in discarded {
             logger.info("gave up \(slot) that the service manager kept: no unreleased service names it any more")
@@ -138,6 +148,7 @@ public final class Daemon {
             }
         }
         reportFailures(failures)
+        reportLeftOutOfStore()
         logger.info("reloaded: \(statusText)", metadata: ["MESSAGE_ID": "\(MessageID.ready)"])
         serviceManager.notify([.ready, .status(statusText)])
     }
@@ -151,6 +162,15 @@ public final class Daemon {
             ])
         }
         return configuration
+    }
+
+    private func reportLeftOutOfStore() {
+        guard store.leftOut > leftOutReported else { return }
+        leftOutReported = store.leftOut
+        let text = "systemd's descriptor store keeps copies of \(store.storedCount) sockets, the limit being \(store.limit) "
+            + "(--fd-store-max); \(store.leftOut) more are held but not stored, so a restart of portreserve leaves "
+            + "their ports free for a moment. systemd's cost of storing grows with the square of the count."
+        logger.notice("\(text)")
     }
 
     private func reportFailures(_ failures: [String]) {

@@ -11,10 +11,11 @@ struct DaemonOptions: Equatable {
     var configDirectories: [String] = []
     var socketPath = Defaults.socketPath
     var stateDirectory: String?
+    var descriptorStoreLimit = DaemonSettings.defaultDescriptorStoreLimit
     var debug = false
 
     /// The daemon's own options, `portreserve [run] [--config-dir DIR]... [--socket PATH]
-    /// [--state-dir DIR] [-d|--debug]`, or nil for anything else (a subcommand, --help, an error),
+    /// [--state-dir DIR] [--fd-store-max N] [-d|--debug]`, or nil for anything else (a subcommand, --help, an error),
     /// which ArgumentParser then handles and explains.
     static func parse(_ arguments: ArraySlice<String>) -> DaemonOptions? {
         var options = DaemonOptions()
@@ -30,6 +31,9 @@ struct DaemonOptions: Equatable {
             case "-d", "--debug":
                 guard value == nil else { return nil }
                 options.debug = true
+            case "--fd-store-max":
+                guard let given = value ?? rest.popFirst(), let limit = Int(given), limit >= 0 else { return nil }
+                options.descriptorStoreLimit = limit
             case "--config-dir", "--socket", "--state-dir":
                 guard let given = value ?? rest.popFirst(), !given.isEmpty, !given.hasPrefix("-") else { return nil }
                 switch name {
@@ -58,7 +62,8 @@ func runDaemon(_ options: DaemonOptions) -> Int32 {
         let daemon = Daemon(
             settings: DaemonSettings(
                 configuration: ConfigurationLoader(directories: directories),
-                releasedRecord: ReleasedRecord(stateDirectory: options.stateDirectory, socketPath: options.socketPath)),
+                releasedRecord: ReleasedRecord(stateDirectory: options.stateDirectory, socketPath: options.socketPath),
+                descriptorStoreLimit: options.descriptorStoreLimit),
             serviceManager: SystemdServiceManager(logger: logger), logger: logger)
         let loop = try DaemonLoop(daemon: daemon, control: control.fd, stored: control.stored, logger: logger)
         return try loop.run()

@@ -49,13 +49,27 @@ struct Run: ParsableCommand {
                                valueName: "dir"))
     var stateDirectory: String?
 
+    @Option(name: .customLong("fd-store-max"),
+            help: ArgumentHelp("The most sockets copied into systemd's descriptor store (0: none).",
+                               discussion: """
+                                   Default: \(DaemonSettings.defaultDescriptorStoreLimit). Stored sockets keep their ports \
+                                   held across a restart; systemd's cost of storing grows with the square of the count. \
+                                   Keep the unit's FileDescriptorStoreMax= at least this.
+                                   """,
+                               valueName: "n"))
+    var descriptorStoreLimit: Int = DaemonSettings.defaultDescriptorStoreLimit
+
     @Flag(name: [.customShort("d"), .long], help: "Stay in the foreground and log more (the original's -d).")
     var debug = false
+
+    func validate() throws {
+        guard descriptorStoreLimit >= 0 else { throw ValidationError("--fd-store-max must be 0 or more") }
+    }
 
     func run() throws {
         throw ExitCode(runDaemon(DaemonOptions(
             configDirectories: location.configDirectories, socketPath: location.socketPath,
-            stateDirectory: stateDirectory, debug: debug)))
+            stateDirectory: stateDirectory, descriptorStoreLimit: descriptorStoreLimit, debug: debug)))
     }
 }
 

@@ -5,7 +5,7 @@ import TestSupport
 /// The daemon's options are read by a fast parser of its own and declared again for
 /// ArgumentParser's --help and completions: these tests keep the two in step.
 @Suite struct DaemonOptionTests {
-    static let options = ["--config-dir <dir>", "--socket <path>", "--state-dir <dir>", "-d, --debug"]
+    static let options = ["--config-dir <dir>", "--socket <path>", "--state-dir <dir>", "--fd-store-max <n>", "-d, --debug"]
 
     @Test func helpListsExactlyTheOptionsTheFastParserReads() throws {
         let help = try run(product("portreserve"), ["run", "--help"])
@@ -19,9 +19,12 @@ import TestSupport
     func everyOptionStartsTheDaemonWithOrWithoutRun(leading: [String]) throws {
         let port = unusedPorts(1)[0]
         let state = try TemporaryDirectory("state")
-        let daemon = try RunningDaemon(["svc": "\(port)\n"], leading: leading, arguments: ["--state-dir=\(state.path)", "-d"])
+        let daemon = try RunningDaemon(["svc": "\(port)\n"], leading: leading,
+                                       arguments: ["--state-dir=\(state.path)", "--fd-store-max", "0", "-d"])
         try daemon.waitUntilReady()
         #expect(daemon.log.contains("debug:"))
+        // With a store of 0, the descriptors that would follow READY=1 at once never come.
+        #expect(try daemon.nextNotification(startingWith: "FDSTORE=1", within: 1) == nil)
         #expect(isHeld(port))
         #expect(try daemon.portrelease(["svc"]).status == 0)
         #expect(FileManager.default.fileExists(atPath: state.path + "/released"))

@@ -47,6 +47,33 @@ import TestSupport
         #expect(manager.barriers == 1)
     }
 
+    @Test func theStoreKeepsNoMoreThanItsLimitAndSaysSo() throws {
+        let log = LogRecorder()
+        let daemon = makeTestDaemon(in: directory, manager: manager, log: log, storeLimit: 2)
+        daemon.start()
+        // alpha's two sockets fill the store; beta's are held but not stored.
+        #expect(manager.stored.map(\.name) == ["alpha.\(ports[0]).tcp"])
+        #expect(!canBind(ports[1], .udp4) && !canBind(ports[1], .udp6))
+        let notices = log.entries.filter { $0.message.contains("descriptor store keeps copies of 2 sockets") }
+        #expect(notices.count == 1)
+        #expect(notices.first?.message.contains("2 more are held but not stored") == true)
+        // Releasing beta has nothing to drop from the store; releasing alpha frees room for beta again.
+        manager.messages = []
+        _ = daemon.handle(request(.release(["beta"])))
+        #expect(manager.storeRemovals.isEmpty)
+        _ = daemon.handle(request(.release(["alpha"])))
+        #expect(manager.storeRemovals == ["alpha.\(ports[0]).tcp"])
+        _ = daemon.handle(request(.reclaim(["beta"])))
+        #expect(manager.stored.map(\.name) == ["alpha.\(ports[0]).tcp", "beta.\(ports[1]).udp"])
+    }
+
+    @Test func aStoreLimitOfZeroStoresNothing() {
+        let daemon = makeTestDaemon(in: directory, manager: manager, storeLimit: 0)
+        daemon.start()
+        #expect(manager.stored.isEmpty)
+        #expect(daemon.table.summary().ports == 2)
+    }
+
     @Test func storedSocketsAreTakenBackInsteadOfBoundAgain() throws {
         let four = try InternetSockets.reserve(PortKey(ports[0], .tcp), .ipv4)
         let six = try InternetSockets.reserve(PortKey(ports[0], .tcp), .ipv6)

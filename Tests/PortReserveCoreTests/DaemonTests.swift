@@ -9,11 +9,12 @@ import TestSupport
 
 /// A daemon on `directory/conf`, recording into `manager`, with its record in `directory`.
 func makeTestDaemon(in directory: TemporaryDirectory, manager: ServiceManaging,
-                    log: LogRecorder? = nil) -> Daemon {
+                    log: LogRecorder? = nil, storeLimit: Int = DaemonSettings.defaultDescriptorStoreLimit) -> Daemon {
     Daemon(
         settings: DaemonSettings(
             configuration: ConfigurationLoader(directories: [directory.path + "/conf"], servicesDatabase: testDatabase),
-            releasedRecord: ReleasedRecord(path: directory.path + "/released"), families: [.ipv4, .ipv6]),
+            releasedRecord: ReleasedRecord(path: directory.path + "/released"), families: [.ipv4, .ipv6],
+            descriptorStoreLimit: storeLimit),
         serviceManager: manager, logger: Logger(label: "test") { _ in
             log.map { RecordingLogHandler(recorder: $0) as LogHandler } ?? SwiftLogNoOpLogHandler()
         })
