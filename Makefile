@@ -5,6 +5,9 @@
 
 PREFIX      ?= /usr
 SBINDIR     ?= $(PREFIX)/sbin
+# portreserve looks for portreserve-cli beside itself, in ../libexec/portreserve, and in
+# /usr/libexec/portreserve: keep SBINDIR and LIBEXECDIR under the same PREFIX.
+LIBEXECDIR  ?= $(PREFIX)/libexec/portreserve
 MANDIR      ?= $(PREFIX)/share/man
 SYSCONFDIR  ?= /etc
 VENDORDIR   ?= $(PREFIX)/lib/portreserve
@@ -38,6 +41,7 @@ all: build completions
 # libstdc++, libsystemd0), and no RUNPATH points into the build tree.
 build:
 	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath --product portreserve
+	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath --product portreserve-cli
 	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath --product portrelease $(STATICFLAGS)
 
 # Generated from the command-line definitions of each program.
@@ -50,6 +54,7 @@ completions: build
 
 install: all
 	install -D -m 0755 $(RELEASE)/portreserve $(DESTDIR)$(SBINDIR)/portreserve
+	install -D -m 0755 $(RELEASE)/portreserve-cli $(DESTDIR)$(LIBEXECDIR)/portreserve-cli
 	install -D -m 0755 $(STATIC)/portrelease $(DESTDIR)$(SBINDIR)/portrelease
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/portreserve $(DESTDIR)$(VENDORDIR) $(DESTDIR)$(UNITDIR)
 	for unit in units/*.socket units/*.service; do \
@@ -68,7 +73,8 @@ install: all
 	install -D -m 0644 $(COMPLETIONS)/portrelease.fish $(DESTDIR)$(FISHCOMPDIR)/portrelease.fish
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/portreserve $(DESTDIR)$(SBINDIR)/portrelease
+	rm -f $(DESTDIR)$(SBINDIR)/portreserve $(DESTDIR)$(SBINDIR)/portrelease $(DESTDIR)$(LIBEXECDIR)/portreserve-cli
+	-rmdir $(DESTDIR)$(LIBEXECDIR)
 	rm -f $(DESTDIR)$(UNITDIR)/portreserve.socket $(DESTDIR)$(UNITDIR)/portreserve.service $(DESTDIR)$(UNITDIR)/portrelease@.service
 	rm -f $(DESTDIR)$(CATALOGDIR)/portreserve.catalog
 	rm -f $(DESTDIR)$(MANDIR)/man8/portreserve.8 $(DESTDIR)$(MANDIR)/man8/portrelease.8 $(DESTDIR)$(MANDIR)/man5/portreserve.d.5

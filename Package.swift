@@ -6,6 +6,7 @@ let package = Package(
     name: "portreserve",
     products: [
         .executable(name: "portreserve", targets: ["portreserve"]),
+        .executable(name: "portreserve-cli", targets: ["portreserve-cli"]),
         .executable(name: "portrelease", targets: ["portrelease"]),
         .library(name: "Systemd", targets: ["Systemd"]),
     ],
@@ -42,10 +43,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The daemon, which every server starts at boot: no ArgumentParser and none of the
+        // Foundation it brings. Anything but the daemon's own options goes to portreserve-cli.
         .executableTarget(
             name: "portreserve",
             dependencies: [
                 "PortReserveCore", "Systemd", "SystemCalls",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // `portreserve status|check|reclaim`, --help and the shell completions, run by portreserve.
+        .executableTarget(
+            name: "portreserve-cli",
+            dependencies: [
+                "PortReserveCore", "PortReserveProtocol", "Systemd", "SystemCalls",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -66,7 +77,7 @@ let package = Package(
         .testTarget(name: "PortReserveCoreTests", dependencies: ["PortReserveCore", "Systemd", "TestSupport"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["portreserve", "portrelease", "PortReserveCore", "PortReserveProtocol", "TestSupport"]
+            dependencies: ["portreserve", "portreserve-cli", "portrelease", "PortReserveCore", "PortReserveProtocol", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

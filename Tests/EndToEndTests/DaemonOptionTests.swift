@@ -30,6 +30,20 @@ import TestSupport
         #expect(FileManager.default.fileExists(atPath: state.path + "/released"))
     }
 
+    @Test func withoutPortreserveCliTheSubcommandsSaySoAndTheDaemonStillRuns() throws {
+        let alone = try TemporaryDirectory("alone")
+        let copy = alone.path + "/portreserve"
+        try FileManager.default.copyItem(atPath: product("portreserve"), toPath: copy)
+        let result = try run(copy, ["status"])
+        if FileManager.default.isExecutableFile(atPath: "/usr/libexec/portreserve/portreserve-cli") {
+            #expect(result.status == 3)  // the installed one answers: no daemon on the default socket
+            return
+        }
+        #expect(result.status == 69)
+        #expect(result.standardError.contains("cannot run portreserve-cli"))
+        #expect(result.standardError.contains(alone.path + "/portreserve-cli"))
+    }
+
     @Test func anythingElseIsLeftToArgumentParser() throws {
         let result = try run(product("portreserve"), ["--frobnicate"])
         #expect(result.status == 64)

@@ -66,10 +66,10 @@ struct Run: ParsableCommand {
         guard descriptorStoreLimit >= 0 else { throw ValidationError("--fd-store-max must be 0 or more") }
     }
 
+    /// `portreserve` runs the daemon itself whenever its own parser accepts the options, so this
+    /// is reached only for what that parser refused and ArgumentParser did not (an empty value).
     func run() throws {
-        throw ExitCode(runDaemon(DaemonOptions(
-            configDirectories: location.configDirectories, socketPath: location.socketPath,
-            stateDirectory: stateDirectory, descriptorStoreLimit: descriptorStoreLimit, debug: debug)))
+        throw ValidationError("the daemon cannot start with these options: \(CommandLine.arguments.dropFirst().joined(separator: " "))")
     }
 }
 
