@@ -65,7 +65,11 @@ public struct ConfigurationLoader: Sendable {
 
     public func load() -> Configuration {
         var problems: [ConfigurationProblem] = []
-        var chosen: [String: String] = [:]  // service name -> file path, first directory wins
+        // Service name and file path, first directory wins. Each directory's names come sorted, so
+        // only names from several directories need sorting again.
+        var chosen: [(name: String, path: String)] = []
+        var seen = Set<String>()
+        var directoriesWithNames = 0
         for directory in directories {
             let names: [String]
             switch ConfigurationFiles.list(directory) {
@@ -74,18 +78,21 @@ public struct ConfigurationLoader: Sendable {
                 problems.append(ConfigurationProblem(file: directory, line: nil, message: "cannot read directory: \(error.reason)"))
                 continue
             }
-            for name in names where chosen[name] == nil {
+            if !names.isEmpty { directoriesWithNames += 1 }
+            for name in names where !seen.contains(name) {
                 let path = directory + "/" + name
                 if let why = Self.unusableName(name) {
                     problems.append(ConfigurationProblem(file: path, line: nil, message: why))
                     continue
                 }
-                chosen[name] = path
+                seen.insert(name)
+                chosen.append((name, path))
             }
         }
+        if directoriesWithNames > 1 { chosen.sort { $0.name < $1.name } }
         var services: [ServiceConfiguration] = []
         let database = servicesDatabase.snapshot()
-        for (name, path) in chosen.sorted(by: { $0.key < $1.key }) {
+        for (name, path) in chosen {
             switch ConfigurationFiles.read(path) {
             case .masked:
                 continue

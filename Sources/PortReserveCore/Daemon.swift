@@ -69,7 +69,10 @@ public final class Daemon {
         let configuration = loadConfiguration()
         let released = settings.releasedRecord.load()
         // An upper bound (shared ports count once per service): it only sizes RLIMIT_NOFILE.
-        let socketsNeeded = configuration.services.reduce(0) { $0 + $1.ports.count } * families.count
+        let portsNamed = configuration.services.reduce(0) { $0 + $1.ports.count }
+        let socketsNeeded = portsNamed * families.count
+        table.reserveCapacity(services: configuration.services.count, ports: portsNamed)
+        configured.reserveCapacity(configuration.services.count)
         ResourceLimits.ensureDescriptors(socketsNeeded + 64, logger: logger)
         table.socketLimit = ResourceLimits.socketBudget() + stored.count
         // Binding comes first and alone: READY=1 is sent the moment every port is bound, and the

@@ -167,6 +167,14 @@ public final class ReservationTable {
     /// The configured service names.
     public var serviceNames: [String] { services.keys.sorted() }
 
+    /// Makes room for `services` more services and `ports` more ports, so that a start-up of
+    /// thousands of entries does not grow (and re-hash) the tables a dozen times.
+    public func reserveCapacity(services: Int, ports: Int) {
+        self.services.reserveCapacity(self.services.count + services)
+        heldPortsPerService.reserveCapacity(heldPortsPerService.count + services)
+        reservations.reserveCapacity(reservations.count + ports)
+    }
+
     /// Whether `name` was released by its own request; nil when it is not configured.
     public func isReleased(_ name: String) -> Bool? { services[name]?.released }
 
@@ -280,7 +288,8 @@ public final class ReservationTable {
 
     /// `name` takes a share in `port`: shared when it is held, bound (again) otherwise.
     private func take(_ port: PortKey, for name: String) -> [ReservationEvent] {
-        if let existing = reservations[port], existing.isHeld {
+        let existing = reservations[port]
+        if let existing, existing.isHeld {
             update(port) { $0.owners.append(name) }
             return [.shared(service: name, port, with: existing.owners.first ?? name)]
         }
@@ -310,7 +319,8 @@ public final class ReservationTable {
             events.append(.reserved(service: name, port, families: held))
             onBind?(port, heldDescriptors, name)
         }
-        let owners = (reservations[port]?.owners ?? []) + [name]
+        var owners = existing?.owners ?? []
+        owners.append(name)
         update(port) { $0 = Reservation(key: port, owners: owners, states: states, since: Self.now()) }
         return events
     }
@@ -338,22 +348,24 @@ public final class ReservationTable {
     /// what changed: a release costs the service's own ports, whatever the size of the table.
     private func update(_ port: PortKey, remove: Bool = false, _ change: (inout Reservation) -> Void) {
         var heldBefore = 0, conflictsBefore = 0, ownersBefore: [String] = []
-        let index: Dictionary<PortKey, Reservation>.Index
-        if let existing = reservations.index(forKey: port) {
-            index = existing
-            let reservation = reservations.values[index]
-            (heldBefore, conflictsBefore, ownersBefore) = (reservation.heldCount, reservation.conflictCount, reservation.owners)
-        } else {
-            reservations[port] = Reservation(key: port, owners: [], states: FamilyStates(), since: Self.now())
-            index = reservations.index(forKey: port)!
-        }
-        change(&reservations.values[index])
         var heldAfter = 0, conflictsAfter = 0, ownersAfter: [String] = []
-        if remove {
-            reservations.remove(at: index)
+        if let index = reservations.index(forKey: port) {
+            let before = reservations.values[index]
+            (heldBefore, conflictsBefore, ownersBefore) = (before.heldCount, before.conflictCount, before.owners)
+            change(&reservations.values[index])
+            if remove {
+                reservations.remove(at: index)
+            } else {
+                let after = reservations.values[index]
+                (heldAfter, conflictsAfter, ownersAfter) = (after.heldCount, after.conflictCount, after.owners)
+            }
         } else {
-            let reservation = reservations.values[index]
-            (heldAfter, conflictsAfter, ownersAfter) = (reservation.heldCount, reservation.conflictCount, reservation.owners)
+            var reservation = Reservation(key: port, owners: [], states: FamilyStates(), since: Self.now())
+            change(&reservation)
+            if !remove {
+                (heldAfter, conflictsAfter, ownersAfter) = (reservation.heldCount, reservation.conflictCount, reservation.owners)
+                reservations[port] = reservation
+            }
         }
         heldSocketCount += heldAfter - heldBefore
         conflictCount += conflictsAfter - conflictsBefore

@@ -110,6 +110,17 @@ let testDatabase = ServicesDatabase { name, transport in
         #expect(configuration.problems.isEmpty)
     }
 
+    @Test func servicesFromSeveralDirectoriesComeInNameOrder() throws {
+        let etc = try TemporaryDirectory("etc"), vendor = try TemporaryDirectory("vendor")
+        try etc.write("mid", "2\n")
+        try etc.write("zed", "3\n")
+        try vendor.write("alpha", "1\n")
+        try vendor.write("zed", "4\n")
+        let configuration = ConfigurationLoader(directories: [etc.path, vendor.path], servicesDatabase: testDatabase).load()
+        #expect(configuration.services.map(\.name) == ["alpha", "mid", "zed"])
+        #expect(configuration.services.last?.file == etc.path + "/zed")
+    }
+
     @Test func oneBadFileNeverStopsTheOthers() throws {
         let etc = try TemporaryDirectory("conf")
         try etc.write("good", "873/tcp\n")
