@@ -77,8 +77,6 @@ struct FamilyStates: Sequence, Equatable {
 
     var isEmpty: Bool { ipv4 == nil && ipv6 == nil }
 
-    var values: [SocketState] { map(\.state) }
-
     struct Iterator: IteratorProtocol {
         fileprivate var states: FamilyStates
         fileprivate var upcoming: AddressFamily? = .ipv4
