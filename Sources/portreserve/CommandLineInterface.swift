@@ -14,7 +14,8 @@ func commandLineInterfaceCandidates(executable: String?) -> [String] {
         candidates.append(directory + "/portreserve-cli")
         candidates.append(parentDirectory(of: directory) + "/libexec/portreserve/portreserve-cli")
     }
-    candidates.append("/usr/libexec/portreserve/portreserve-cli")
+    let installed = "/usr/libexec/portreserve/portreserve-cli"
+    if !candidates.contains(installed) { candidates.append(installed) }  // PREFIX=/usr names it already
     return candidates
 }
 

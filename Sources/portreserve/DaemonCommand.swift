@@ -16,7 +16,7 @@ struct DaemonOptions: Equatable {
 
     /// The daemon's own options, `portreserve [run] [--config-dir DIR]... [--socket PATH]
     /// [--state-dir DIR] [--fd-store-max N] [-d|--debug]`, or nil for anything else (a subcommand, --help, an error),
-    /// which ArgumentParser then handles and explains.
+    /// which portreserve-cli (ArgumentParser) then handles and explains.
     static func parse(_ arguments: ArraySlice<String>) -> DaemonOptions? {
         var options = DaemonOptions()
         var rest = arguments

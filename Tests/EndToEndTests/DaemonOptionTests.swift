@@ -48,6 +48,11 @@ import TestSupport
         let result = try run(product("portreserve"), ["--frobnicate"])
         #expect(result.status == 64)
         #expect(result.standardError.contains("Unknown option '--frobnicate'"))
+        for bad in ["x", "-1"] {
+            let option = try run(product("portreserve"), ["--fd-store-max", bad])
+            #expect(option.status == 64)
+            #expect(option.standardError.contains("'--fd-store-max <n>'"), "\(option.standardError)")
+        }
         let subcommand = try run(product("portreserve"), ["check", "--config-dir", "/nonexistent"])
         #expect(subcommand.status == 0)
     }

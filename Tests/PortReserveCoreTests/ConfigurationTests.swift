@@ -15,6 +15,11 @@ let testDatabase = ServicesDatabase { name, transport in
     }
 }
 
+/// The configuration in `directories`, first one winning, names resolved by `testDatabase`.
+func load(_ directories: String...) -> Configuration {
+    ConfigurationLoader(directories: directories, servicesDatabase: testDatabase).load()
+}
+
 @Suite struct EntryParserTests {
     func parse(_ line: String) -> EntryParser.Result { EntryParser.parse(line, servicesDatabase: testDatabase) }
 
@@ -73,7 +78,7 @@ let testDatabase = ServicesDatabase { name, transport in
     @Test func problemsNameFileAndLineAndTheRestIsKept() throws {
         let etc = try TemporaryDirectory("conf")
         let file = try etc.write("cups", "ipp\n\nbogus\n# note\n70000\n631/udp\n")
-        let configuration = ConfigurationLoader(directories: [etc.path], servicesDatabase: testDatabase).load()
+        let configuration = load(etc.path)
         #expect(configuration.problems.map(\.description) == [
             "\(file):3: unknown service \"bogus\" in the services database",
             "\(file):5: port 70000 is out of range 1-65535",
@@ -87,7 +92,7 @@ let testDatabase = ServicesDatabase { name, transport in
     @Test func namesWithDotOrTildeAreIgnoredAsTheOriginalDid() throws {
         let etc = try TemporaryDirectory("conf")
         for name in ["cups", "cups.rpmsave", "cups~", ".hidden", "cups.dpkg-old"] { try etc.write(name, "631\n") }
-        let configuration = ConfigurationLoader(directories: [etc.path], servicesDatabase: testDatabase).load()
+        let configuration = load(etc.path)
         #expect(configuration.services.map(\.name) == ["cups"])
         #expect(configuration.problems.isEmpty)
     }
@@ -103,7 +108,7 @@ let testDatabase = ServicesDatabase { name, transport in
         try etc.write("rsync", "")                   // masks
         try FileManager.default.createSymbolicLink(atPath: etc.path + "/ypbind", withDestinationPath: "/dev/null")
         try FileManager.default.createSymbolicLink(atPath: etc.path + "/nfs", withDestinationPath: etc.path + "/ypbind")
-        let configuration = ConfigurationLoader(directories: [etc.path, vendor.path], servicesDatabase: testDatabase).load()
+        let configuration = load(etc.path, vendor.path)
         #expect(configuration.services.map(\.name) == ["cups", "plain"])
         #expect(configuration.services[0].file == etc.path + "/cups")
         #expect(configuration.services[0].ports == [PortKey(632, .tcp)])
@@ -116,7 +121,7 @@ let testDatabase = ServicesDatabase { name, transport in
         try etc.write("zed", "3\n")
         try vendor.write("alpha", "1\n")
         try vendor.write("zed", "4\n")
-        let configuration = ConfigurationLoader(directories: [etc.path, vendor.path], servicesDatabase: testDatabase).load()
+        let configuration = load(etc.path, vendor.path)
         #expect(configuration.services.map(\.name) == ["alpha", "mid", "zed"])
         #expect(configuration.services.last?.file == etc.path + "/zed")
     }
@@ -129,7 +134,7 @@ let testDatabase = ServicesDatabase { name, transport in
         try FileManager.default.createDirectory(atPath: etc.path + "/subdir", withIntermediateDirectories: false)
         try etc.write("with space", "1\n")
         try etc.write("fifo-like", "2\n")
-        let configuration = ConfigurationLoader(directories: [etc.path, "/nonexistent/portreserve"], servicesDatabase: testDatabase).load()
+        let configuration = load(etc.path, "/nonexistent/portreserve")
         #expect(configuration.services.map(\.name) == ["bad", "fifo-like", "good"])
         #expect(configuration.services[0].ports == [PortKey(631, .tcp), PortKey(631, .udp)])
         #expect(configuration.problems.map(\.description).sorted() == [
