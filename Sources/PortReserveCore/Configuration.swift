@@ -36,8 +36,10 @@ public struct ConfigurationProblem: Equatable, Sendable, CustomStringConvertible
     public let line: Int?
     public let message: String
 
+    /// The file name escaped (`printable`): a name with a newline or bytes that are not UTF-8
+    /// still reads as one `FILE:LINE:` prefix.
     public var description: String {
-        line.map { "\(file):\($0): \(message)" } ?? "\(file): \(message)"
+        line.map { "\(printable(file)):\($0): \(message)" } ?? "\(printable(file)): \(message)"
     }
 }
 
@@ -63,7 +65,14 @@ public struct ConfigurationLoader: Sendable {
         self.servicesDatabase = servicesDatabase
     }
 
-    public func load() -> Configuration {
+    public func load() -> Configuration { load(interrupted: { false })! }
+
+    /// How many lines are parsed between two looks at `interrupted`: a look is a poll(2).
+    static let linesBetweenInterruptChecks = 4096
+
+    /// The configuration, or nil when `interrupted` answered true (it is asked before each file
+    /// and every few thousand lines): a daemon told to stop while reading megabytes of junk stops.
+    public func load(interrupted: () -> Bool) -> Configuration? {
         var problems: [ConfigurationProblem] = []
         // Service name and file path, first directory wins. Each directory's names come sorted, so
         // only names from several directories need sorting again.
@@ -92,14 +101,17 @@ public struct ConfigurationLoader: Sendable {
         if directoriesWithNames > 1 { chosen.sort { $0.name < $1.name } }
         var services: [ServiceConfiguration] = []
         let database = servicesDatabase.snapshot()
+        var linesSinceCheck = 0
         for (name, path) in chosen {
+            if interrupted() { return nil }
             switch ConfigurationFiles.read(path) {
             case .masked:
                 continue
             case .unreadable(let message):
                 problems.append(ConfigurationProblem(file: path, line: nil, message: message))
             case .contents(let bytes):
-                let (entries, lineProblems) = parse(bytes, file: path, database: database)
+                guard let (entries, lineProblems) = parse(bytes, file: path, database: database, linesSinceCheck: &linesSinceCheck,
+                                                          interrupted: interrupted) else { return nil }
                 problems += lineProblems
                 services.append(ServiceConfiguration(name: name, file: path, entries: entries))
             }
@@ -109,15 +121,22 @@ public struct ConfigurationLoader: Sendable {
 
     /// The entries of one file, and a problem for each line that names no port.
     public func parse(_ bytes: [UInt8], file: String) -> ([ConfiguredEntry], [ConfigurationProblem]) {
-        parse(bytes, file: file, database: servicesDatabase)
+        var lines = 0
+        return parse(bytes, file: file, database: servicesDatabase, linesSinceCheck: &lines, interrupted: { false })!
     }
 
-    private func parse(_ bytes: [UInt8], file: String, database: ServicesDatabase) -> ([ConfiguredEntry], [ConfigurationProblem]) {
+    private func parse(_ bytes: [UInt8], file: String, database: ServicesDatabase, linesSinceCheck: inout Int,
+                       interrupted: () -> Bool) -> ([ConfiguredEntry], [ConfigurationProblem])? {
         var entries: [ConfiguredEntry] = []
         var problems: [ConfigurationProblem] = []
         var lineNumber = 0
         for rawLine in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
+            linesSinceCheck += 1
+            if linesSinceCheck >= Self.linesBetweenInterruptChecks {
+                linesSinceCheck = 0
+                if interrupted() { return nil }
+            }
             switch EntryParser.parse(bytes: rawLine, servicesDatabase: database) {
             case nil:
                 problems.append(ConfigurationProblem(file: file, line: lineNumber, message: "not valid UTF-8"))

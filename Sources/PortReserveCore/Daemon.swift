@@ -6,10 +6,11 @@ import Systemd
 import Glibc
 #endif
 
-/// Where the daemon reads its configuration and keeps its record.
+/// Where the daemon reads its configuration, keeps its record and publishes its status.
 public struct DaemonSettings: Sendable {
     public var configuration: ConfigurationLoader
-    public var releasedRecord: ReleasedRecord
+    public var state: StateDirectory
+    public var releasedRecord: ReleasedRecord { ReleasedRecord(state) }
     /// nil: IPv4 and IPv6, or IPv4 alone where the kernel has no IPv6.
     public var families: [AddressFamily]?
     /// The most sockets copied into systemd's descriptor store (0: none). See `DescriptorStore`.
@@ -18,10 +19,10 @@ public struct DaemonSettings: Sendable {
     /// Keep the unit's FileDescriptorStoreMax= at least this.
     public static let defaultDescriptorStoreLimit = 1024
 
-    public init(configuration: ConfigurationLoader, releasedRecord: ReleasedRecord, families: [AddressFamily]? = nil,
+    public init(configuration: ConfigurationLoader, state: StateDirectory, families: [AddressFamily]? = nil,
                 descriptorStoreLimit: Int = defaultDescriptorStoreLimit) {
         self.configuration = configuration
-        self.releasedRecord = releasedRecord
+        self.state = state
         self.families = families
         self.descriptorStoreLimit = descriptorStoreLimit
     }
@@ -40,6 +41,14 @@ public final class Daemon {
     private var configured: [String: ServiceConfiguration] = [:]
     /// How many sockets left out of the descriptor store the journal has been told about.
     private var leftOutReported = 0
+    /// Bad datagrams and refused senders are anyone's to send: their journal entries are budgeted.
+    private var badRequestLog = LogBudget(limit: 10, window: 60)
+    private var refusalLog = LogBudget(limit: 10, window: 60)
+    /// Seconds on a clock that only goes forward; settable for tests.
+    var clock: () -> Int = { monotonicSeconds() }
+    /// The published status is behind the table: `publishStatus()` has work to do.
+    public private(set) var statusChanged = true
+    private let startedAt = Int(time(nil))
 
     public init(settings: DaemonSettings, serviceManager: ServiceManaging, logger: Logger) {
         self.settings = settings
@@ -53,8 +62,11 @@ public final class Daemon {
     public var isFinished: Bool { table.heldSocketCount == 0 }
 
     /// Reads the configuration, takes back the sockets systemd kept in its descriptor store
-    /// (`stored`) or binds them, and only then tells systemd it is ready.
-    public func start(adopting stored: [ListenedDescriptor] = []) {
+    /// (`stored`) or binds them, and only then tells systemd it is ready. Returns false, without
+    /// READY=1, when `interrupted` said so while the configuration was read (a SIGTERM during a
+    /// long start-up must not wait for it).
+    @discardableResult
+    public func start(adopting stored: [ListenedDescriptor] = [], interrupted: () -> Bool = { false }) -> Bool {
         let families = settings.families ?? (InternetSockets.kernelHasIPv6() ? [.ipv4, .ipv6] : [.ipv4])
         if !families.contains(.ipv6) && settings.families == nil {
             logger.notice("this kernel has no IPv6: reserving IPv4 ports only")
@@ -66,8 +78,8 @@ public final class Daemon {
         }
         table.onBind = { [store] key, fds, service in store.store(fds, key, service: service) }
         table.onClose = { [store] key, _ in store.remove(key) }
-        let configuration = loadConfiguration()
-        let released = settings.releasedRecord.load()
+        guard let configuration = loadConfiguration(interrupted: interrupted) else { return false }
+        let released = loadReleased()
         // An upper bound (shared ports count once per service): it only sizes RLIMIT_NOFILE.
         let portsNamed = configuration.services.reduce(0) { $0 + $1.ports.count }
         let socketsNeeded = portsNamed * families.count
@@ -112,6 +124,7 @@ public final class Daemon {
                         "MESSAGE_ID": "\(MessageID.ready)", "PORTRESERVE_PORTS": "\(summary.ports)",
                         "PORTRESERVE_SERVICES": "\(summary.services)", "PORTRESERVE_CONFLICTS": "\(summary.conflicts)",
                     ])
+        return true
     }
 
     /// Re-reads the configuration. New services are reserved and services whose files are gone
@@ -119,8 +132,9 @@ public final class Daemon {
     /// released services stay released. A file with problems keeps its old reservations.
     public func reload() {
         serviceManager.notify([ServiceManager.reloading()])
-        let configuration = loadConfiguration()
-        let released = settings.releasedRecord.load()
+        statusChanged = true
+        let configuration = loadConfiguration()!
+        let released = loadReleased()
         let broken = Set(configuration.problems.map(\.file))
         let names = Set(configuration.services.map(\.name))
         var failures: [String] = []
@@ -156,15 +170,43 @@ public final class Daemon {
         serviceManager.notify([.ready, .status(statusText)])
     }
 
-    private func loadConfiguration() -> Configuration {
-        let configuration = settings.configuration.load()
+    /// The most problems of one file the journal is told one by one; `portreserve check` lists them all.
+    static let problemsLoggedPerFile = 5
+
+    /// The configuration, its problems logged (a few per file: a file of junk must not flood the
+    /// journal); nil when `interrupted` stopped the reading.
+    private func loadConfiguration(interrupted: () -> Bool = { false }) -> Configuration? {
+        guard let configuration = settings.configuration.load(interrupted: interrupted) else { return nil }
+        var perFile: [String: Int] = [:]
         for problem in configuration.problems {
+            perFile[problem.file, default: 0] += 1
+            guard perFile[problem.file]! <= Self.problemsLoggedPerFile else { continue }
             logger.warning("\(problem)", metadata: [
                 "MESSAGE_ID": "\(MessageID.configurationProblem)", "PORTRESERVE_FILE": "\(problem.file)",
                 "PORTRESERVE_LINE": "\(problem.line.map(String.init) ?? "")",
             ])
         }
+        for (file, count) in perFile.sorted(by: { $0.key < $1.key }) where count > Self.problemsLoggedPerFile {
+            logger.warning("\(printable(file)): \(count - Self.problemsLoggedPerFile) more problems not logged (portreserve check lists them all)",
+                           metadata: ["MESSAGE_ID": "\(MessageID.configurationProblem)", "PORTRESERVE_FILE": "\(file)"])
+        }
         return configuration
+    }
+
+    /// The services released earlier in this boot. A record that cannot be trusted (a link, a
+    /// FIFO, a huge file, a directory that is not ours) counts as empty: every service is
+    /// reserved again, and a port its running service holds is a conflict, never taken from it.
+    private func loadReleased() -> Set<String> {
+        do {
+            let contents = try settings.releasedRecord.load()
+            if contents.badLines > 0 {
+                logger.warning("skipped \(contents.badLines) lines of the record of released services that name no service: \(contents.problems.joined(separator: "; "))")
+            }
+            return contents.names
+        } catch {
+            logger.error("cannot read the record of released services: \(error); reserving every configured service")
+            return []
+        }
     }
 
     private func reportLeftOutOfStore() {
@@ -188,37 +230,113 @@ public final class Daemon {
         return "Holding \(summary.ports) ports for \(summary.services) services, \(summary.conflicts) conflicts"
     }
 
-    /// Acts on one datagram and returns the datagrams to send back to its sender (none for legacy
-    /// requests, whose senders never read).
+    /// Acts on one datagram and returns the datagrams to send back to its sender: none for legacy
+    /// requests, whose senders never read, and none for a sender `mayAnswer` refuses. Descriptors
+    /// passed with it are the caller's to close (off the loop: `BackgroundCloser`).
     public func handle(_ datagram: ReceivedDatagram) -> [[UInt8]] {
-        datagram.descriptors.forEach(closeDescriptor)  // nobody may plant descriptors on us
-        // The requester is named only where it matters: naming its unit reads /proc, which a
-        // status query need not pay for.
+        let replies = act(on: datagram)
+        return Self.mayAnswer(datagram) ? replies : []
+    }
+
+    /// Whether a reply may go to `datagram`'s sender: only to an abstract address (autobound, as
+    /// portrelease and portreserve bind), never to a path, and never to this process. A path can be
+    /// re-pointed by whoever owns a directory on it: at our own socket (answering ourselves
+    /// forever), or at another service's socket with text the sender chose.
+    static func mayAnswer(_ datagram: ReceivedDatagram) -> Bool {
+        datagram.sender.pathBytes.first == 0 && datagram.credentials?.pid != getpid()
+    }
+
+    private func act(on datagram: ReceivedDatagram) -> [[UInt8]] {
+        // The requester is named only where it matters: naming its unit reads /proc.
+        let request: Request
         switch RequestCodec.decode(datagram.payload, truncated: datagram.truncated) {
         case .failure(let error):
-            let sender = Requester(datagram.credentials)
-            logger.warning("bad request from \(sender): \(error)", metadata: sender.fields.merging(
-                ["MESSAGE_ID": "\(MessageID.badRequest)"]) { $1 })
-            return datagram.sender.isUnnamed ? [] : [RequestCodec.encodeError(error)]
-        case .success(.status):
-            return StatusCodec.encode(summary: table.summary(), rows: table.status())
-        case .success(.legacyRelease(let name)):
-            _ = release([name], from: Requester(datagram.credentials))
+            if badRequestLog.allows(now: clock()) {
+                let sender = Requester(datagram.credentials)
+                logger.warning("bad request from \(sender): \(error)", metadata: sender.fields.merging(
+                    ["MESSAGE_ID": "\(MessageID.badRequest)"]) { $1 })
+            }
+            return error.isReply ? [] : [RequestCodec.encodeError(error)]
+        case .success(let decoded): request = decoded
+        }
+        let sender = Requester(datagram.credentials)
+        if let why = refusal(of: request, from: sender) {
+            if case .legacyRelease = request { return [] }  // its senders never read
+            return [RequestCodec.encodeRefusal(why)]
+        }
+        switch request {
+        case .legacyRelease(let name):
+            _ = release([name], from: sender)
             return []
-        case .success(.release(let names)):
-            return RequestCodec.encodeReleaseReply(release(names, from: Requester(datagram.credentials)))
-        case .success(.reclaim(let names)):
-            return RequestCodec.encodeReleaseReply(reclaim(names, from: Requester(datagram.credentials)))
+        case .release(let names):
+            return RequestCodec.encodeReleaseReply(release(names, from: sender))
+        case .reclaim(let names):
+            return RequestCodec.encodeReleaseReply(reclaim(names, from: sender))
+        }
+    }
+
+    /// Why `sender` may not make `request` (only root may release or reclaim), or nil. Logged
+    /// once per request, within a budget: the names it lists are the sender's to choose.
+    private func refusal(of request: Request, from sender: Requester) -> String? {
+        guard sender.uid != 0 else { return nil }
+        let (action, names): (String, [String])
+        switch request {
+        case .legacyRelease(let name): (action, names) = ("release", [name])
+        case .release(let list): (action, names) = ("release", list)
+        case .reclaim(let list): (action, names) = ("reclaim", list)
+        }
+        let why = sender.uid.map { "only root may \(action) ports (sender uid \($0))" }
+            ?? "only root may \(action) ports, and the sender is unknown (the control socket needs PassCredentials=yes)"
+        if refusalLog.allows(now: clock()) {
+            let shown = names.prefix(5).map(printable).joined(separator: " ") + (names.count > 5 ? " and \(names.count - 5) more" : "")
+            var metadata = sender.fields
+            metadata["MESSAGE_ID"] = "\(MessageID.refused)"
+            metadata["PORTRESERVE_SERVICE"] = .array(names.prefix(5).map { "\($0)" })
+            logger.warning("refused to \(action) \(shown) for \(sender): \(why)", metadata: metadata)
+        }
+        return why
+    }
+
+    /// Logs how many bad requests and refusals were left out of the journal, once their budget's
+    /// window has ended. The loop calls it when it wakes, and wakes for it (`nextLogSummaryDue`).
+    public func logSuppressed() {
+        let now = clock()
+        if let count = badRequestLog.takeSuppressed(now: now) {
+            logger.warning("\(count) more bad requests in the last \(badRequestLog.window) s were not logged",
+                           metadata: ["MESSAGE_ID": "\(MessageID.badRequest)", "PORTRESERVE_SUPPRESSED": "\(count)"])
+        }
+        if let count = refusalLog.takeSuppressed(now: now) {
+            logger.warning("\(count) more refused requests in the last \(refusalLog.window) s were not logged",
+                           metadata: ["MESSAGE_ID": "\(MessageID.refused)", "PORTRESERVE_SUPPRESSED": "\(count)"])
+        }
+    }
+
+    /// Seconds until `logSuppressed` has something to say, or nil.
+    public var secondsUntilLogSummary: Int? {
+        let due = [badRequestLog.summaryDue, refusalLog.summaryDue].compactMap { $0 }.min()
+        return due.map { max(0, $0 - clock()) }
+    }
+
+    /// Writes the status file when the table changed since it was last written. The loop calls
+    /// it once per batch of requests, after the replies: a release never waits for it.
+    public func publishStatus(stopped reason: String? = nil) {
+        guard statusChanged || reason != nil else { return }
+        statusChanged = false
+        let bytes = StatusCodec.encode(
+            pid: getpid(), state: reason.map { .stopped(reason: $0) } ?? .running, since: reason == nil ? startedAt : Int(time(nil)),
+            summary: table.summary(), rows: table.status())
+        do { try settings.state.publish(StatusCodec.fileName, bytes) } catch {
+            logger.warning("cannot publish the status: \(error)")
         }
     }
 
     /// Takes a released service's ports back (its real service has stopped) and forgets that it was
     /// released, so nothing else can take them until it starts again.
     private func reclaim(_ requested: [String], from sender: Requester) -> [(String, ReleaseReply)] {
-        if let refusal = refusal(of: requested, from: sender, doing: "reclaim") { return refusal }
+        statusChanged = true
         let names = requested.contains("*") ? configured.keys.sorted() : requested
         do { try settings.releasedRecord.remove(names) } catch {
-            logger.warning("cannot update the record of released services in \(settings.releasedRecord.path): \(error)")
+            logger.warning("cannot update the record of released services: \(error)")
         }
         var replies: [(String, ReleaseReply)] = []
         var failures: [String] = []
@@ -244,36 +362,26 @@ public final class Daemon {
         return replies
     }
 
-    /// The refusal for a sender that is not root, or nil when it may act. Logged per name.
-    private func refusal(of names: [String], from sender: Requester, doing action: String) -> [(String, ReleaseReply)]? {
-        guard sender.uid != 0 else { return nil }
-        let why = sender.uid.map { "only root may \(action) ports (sender uid \($0))" }
-            ?? "only root may \(action) ports, and the sender is unknown (the control socket needs PassCredentials=yes)"
-        for name in names {
-            logger.warning("refused to \(action) \(name) for \(sender): \(why)", metadata: fields(name).merging(
-                sender.fields.merging(["MESSAGE_ID": "\(MessageID.refused)"]) { $1 }) { $1 })
-        }
-        return names.map { ($0, .refused(why)) }
-    }
-
     /// Closes everything on shutdown.
     public func stop(reason: String) {
         serviceManager.notify([.stopping, .status("Stopping: \(reason)")])
         table.closeAll()
+        publishStatus(stopped: reason)
         logger.info("stopping: \(reason)", metadata: ["MESSAGE_ID": "\(MessageID.stopping)"])
     }
 
     private func release(_ requested: [String], from sender: Requester) -> [(String, ReleaseReply)] {
-        if let refusal = refusal(of: requested, from: sender, doing: "release") { return refusal }
+        statusChanged = true
         let names = requested.contains("*") ? table.serviceNames : requested
         // Recorded before closing: a crash in between must not hand the ports back at restart.
         let toRecord = names.filter { table.isReleased($0) == false }
         do { try settings.releasedRecord.append(toRecord) } catch {
-            logger.warning("cannot record released services in \(settings.releasedRecord.path): \(error)")
+            logger.warning("cannot record released services: \(error)")
         }
         var replies: [(String, ReleaseReply)] = []
         let everything = requested.contains("*")
         var releasedByStar: [String] = []
+        var unknown: [String] = []
         for name in names {
             let result = table.release(name)
             switch result {
@@ -292,8 +400,15 @@ public final class Daemon {
                 logger.debug("\(name) was already released", metadata: fields(name))
             case .unknown:
                 replies.append((name, .unknown))
-                logger.info("nothing is reserved under the name \(name) (asked by \(sender))", metadata: fields(name).merging(sender.fields) { $1 })
+                unknown.append(name)
             }
+        }
+        // One entry per request, however many names it lists that nothing is reserved under.
+        if !unknown.isEmpty {
+            let shown = unknown.prefix(5).map(printable).joined(separator: " ") + (unknown.count > 5 ? " and \(unknown.count - 5) more" : "")
+            var metadata = sender.fields
+            metadata["PORTRESERVE_SERVICE"] = .array(unknown.prefix(5).map { "\($0)" })
+            logger.info("nothing is reserved under the name\(unknown.count > 1 ? "s" : "") \(shown) (asked by \(sender))", metadata: metadata)
         }
         logReleaseOfEverything(releasedByStar, from: sender)
         // The copies in systemd's store hold the ports too: answer only once they are closed.
@@ -362,6 +477,13 @@ public final class Daemon {
     }
 }
 
+/// Seconds since boot, on the clock that only goes forward: what the log budgets count in.
+func monotonicSeconds() -> Int {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Int(now.tv_sec)
+}
+
 /// Who sent a request, from the kernel's credentials, for decisions and for the journal.
 struct Requester: CustomStringConvertible {
     let pid: pid_t?
@@ -379,7 +501,7 @@ struct Requester: CustomStringConvertible {
 
     var description: String {
         guard let pid, let uid else { return "an unknown sender" }
-        return "pid \(pid) uid \(uid)" + (unit.map { " (\($0))" } ?? "")
+        return "pid \(pid) uid \(uid)" + (unit.map { " (\(printable($0)))" } ?? "")
     }
 
     var fields: Logger.Metadata {

@@ -15,6 +15,11 @@ public final class DaemonLoop: @unchecked Sendable {
     private let logger: Logger
     private let wake: CInt
     private let stored: [ListenedDescriptor]
+    /// Descriptors a sender passed with a request are closed here, never on the loop's thread.
+    private let closer = BackgroundCloser()
+    /// At most this many datagrams are handled between two looks at the signals: a flood of
+    /// requests never keeps SIGTERM waiting.
+    static let datagramsPerTurn = 256
 
     /// `stored` are the descriptors systemd kept in its store for us, to be taken back at start.
     public init(daemon: Daemon, control: CInt, stored: [ListenedDescriptor] = [], logger: Logger) throws(SystemError) {
@@ -38,16 +43,37 @@ public final class DaemonLoop: @unchecked Sendable {
     public func run() throws(SystemError) -> Int32 {
         let signals = try makeSignalDescriptor([SIGTERM, SIGINT, SIGHUP])
         defer { closeDescriptor(signals) }
-        daemon.start(adopting: stored)
+        // A long start-up (megabytes of configuration) still answers SIGTERM: the configuration
+        // is read with an eye on the signals. A SIGHUP then reloads once start-up is done.
+        var stopSignal: CInt?
+        var reloadPending = false
+        let started = daemon.start(adopting: stored, interrupted: { [wake] in
+            var pollers = [pollfd(fd: signals, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+            guard poll(&pollers, 2, 0) > 0 else { return false }
+            if pollers[1].revents != 0 { stopSignal = SIGTERM }
+            while stopSignal == nil, let signal = readSignal(signals) {
+                if signal == SIGHUP { reloadPending = true } else { stopSignal = signal }
+            }
+            return stopSignal != nil
+        })
+        if !started {
+            daemon.stop(reason: "\(stopSignal == SIGINT ? "SIGINT" : "SIGTERM") during start-up")
+            return 0
+        }
+        if reloadPending { daemon.reload() }
         // Requests may already be queued: a portrelease that socket-activated us is waiting.
         serveQueued()
         while !daemon.isFinished {
+            daemon.publishStatus()
+            daemon.logSuppressed()
             var pollers = [
                 pollfd(fd: control, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: wake, events: Int16(POLLIN), revents: 0),
             ]
-            _ = try retryingInterrupts("poll") { poll(&pollers, nfds_t(pollers.count), -1) }
+            // Wakes for nothing but input, and for the summary of what the journal was not told.
+            let timeout = daemon.secondsUntilLogSummary.map { CInt(min($0, 86_400) * 1000 + 10) } ?? -1
+            _ = try retryingInterrupts("poll") { poll(&pollers, nfds_t(pollers.count), timeout) }
             if pollers[1].revents != 0, let signal = readSignal(signals) {
                 if signal == SIGHUP {
                     daemon.reload()
@@ -68,9 +94,11 @@ public final class DaemonLoop: @unchecked Sendable {
         return 0
     }
 
-    /// Handles every datagram queued on the control socket, without blocking.
+    /// Handles the datagrams queued on the control socket, up to `datagramsPerTurn`, without
+    /// blocking: every send is non-blocking, and a reply that does not fit is dropped (its
+    /// client sends again).
     private func serveQueued() {
-        while true {
+        for _ in 0..<Self.datagramsPerTurn {
             let datagram: ReceivedDatagram?
             do {
                 datagram = try receiveDatagram(control, capacity: RequestCodec.maximumRequestSize + 1, wait: false)
@@ -79,7 +107,8 @@ public final class DaemonLoop: @unchecked Sendable {
                 return
             }
             guard let datagram else { return }
-            for reply in daemon.handle(datagram) where !datagram.sender.isUnnamed {
+            closer.close(datagram.descriptors)  // nobody may plant descriptors on us
+            for reply in daemon.handle(datagram) {
                 do { try sendDatagram(control, reply, to: datagram.sender, nonBlocking: true) } catch {
                     // The sender gave up or is gone; the release itself is done either way.
                     logger.debug("cannot answer \(datagram.sender): \(error)")

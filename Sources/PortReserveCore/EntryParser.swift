@@ -16,9 +16,11 @@ enum EntryParser {
         while start < end, isASCIISpace(line[start]) { start += 1 }
         while end > start, isASCIISpace(line[end - 1]) { end -= 1 }
         if start == end { return .blank }
+        // A number means its value, leading zeros or not (as `parse` reads it too); past 65535 it
+        // stops counting and is out of range.
         var index = start, port = 0
-        while index < end, line[index] >= UInt8(ascii: "0"), line[index] <= UInt8(ascii: "9"), index - start < 6 {
-            port = port * 10 + Int(line[index] - UInt8(ascii: "0"))
+        while index < end, line[index] >= UInt8(ascii: "0"), line[index] <= UInt8(ascii: "9") {
+            if port <= 65535 { port = port * 10 + Int(line[index] - UInt8(ascii: "0")) }
             index += 1
         }
         if index > start, (1...65535).contains(port) {
@@ -34,6 +36,12 @@ enum EntryParser {
         return parse(text, servicesDatabase: servicesDatabase)
     }
 
+    /// Text from a configuration line in a message: escaped, and cut at 80 characters, so a
+    /// line of junk never becomes a journal entry of megabytes.
+    static func quoted(_ text: some StringProtocol) -> String {
+        text.count > 80 ? printable(text.prefix(80)) + "..." : printable(text)
+    }
+
     private static func isASCIISpace(_ byte: UInt8) -> Bool {
         byte == UInt8(ascii: " ") || (byte >= 0x09 && byte <= 0x0D)
     }
@@ -43,31 +51,33 @@ enum EntryParser {
         let text = uncommented.trimmingWhitespace()
         if text.isEmpty { return .blank }
         if text.contains(where: \.isWhitespace) {
-            return .invalid("expected one service name or port per line, found \"\(text)\"")
+            return .invalid("expected one service name or port per line, found \"\(Self.quoted(text))\"")
         }
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count <= 2 else { return .invalid("expected NAME, PORT, NAME/PROTOCOL or PORT/PROTOCOL, found \"\(text)\"") }
+        guard parts.count <= 2 else { return .invalid("expected NAME, PORT, NAME/PROTOCOL or PORT/PROTOCOL, found \"\(Self.quoted(text))\"") }
         let transports: [TransportProtocol]
         if parts.count == 2 {
             guard let transport = TransportProtocol(rawValue: parts[1].lowercased()) else {
-                return .invalid("unknown protocol \"\(parts[1])\" in \"\(text)\": expected tcp or udp")
+                return .invalid("unknown protocol \"\(Self.quoted(parts[1]))\" in \"\(Self.quoted(text))\": expected tcp or udp")
             }
             transports = [transport]
         } else {
             transports = TransportProtocol.allCases
         }
         let service = String(parts[0])
-        if service.isEmpty { return .invalid("missing service name or port in \"\(text)\"") }
+        if service.isEmpty { return .invalid("missing service name or port in \"\(Self.quoted(text))\"") }
         if service.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
-            // Numbers never go through the services database: it is slow, and a number means itself.
-            guard service.utf8.count <= 5, let port = Int(service), (1...65535).contains(port) else {
-                return .invalid("port \(service) is out of range 1-65535")
+            // Numbers never go through the services database: it is slow, and a number means its
+            // value, leading zeros or not (as the fast path reads it).
+            let digits = service.drop(while: { $0 == "0" })
+            guard digits.utf8.count <= 5, let port = Int(digits.isEmpty ? "0" : digits), (1...65535).contains(port) else {
+                return .invalid("port \(printable(service.prefix(40))) is out of range 1-65535")
             }
             return .ports(text: text, transports.map { PortKey(UInt16(port), $0) })
         }
         if parts.count == 2 {
             guard let port = servicesDatabase.port(of: service, transports[0]) else {
-                return .invalid("unknown service \"\(service)\" for \(transports[0].rawValue) in the services database")
+                return .invalid("unknown service \"\(Self.quoted(service))\" for \(transports[0].rawValue) in the services database")
             }
             return .ports(text: text, [PortKey(port, transports[0])])
         }
@@ -75,7 +85,7 @@ enum EntryParser {
         // only (ipp is 631/tcp) still means that port for the other one.
         let found = TransportProtocol.allCases.map { servicesDatabase.port(of: service, $0) }
         guard let known = found.compactMap({ $0 }).first else {
-            return .invalid("unknown service \"\(service)\" in the services database")
+            return .invalid("unknown service \"\(Self.quoted(service))\" in the services database")
         }
         return .ports(text: text, zip(TransportProtocol.allCases, found).map { PortKey($1 ?? known, $0) })
     }

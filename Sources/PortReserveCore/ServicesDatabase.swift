@@ -20,7 +20,7 @@ public struct ServicesDatabase: Sendable {
     }
 
     /// The system's database, through `getservbyname_r(3)`, one call per name.
-    public static let system = ServicesDatabase(lookup: lookUpOne, snapshot: {
+    public static let system = ServicesDatabase(lookup: { lookUpOne($0, $1) }, snapshot: {
         let table = ServicesTable()
         return ServicesDatabase { name, transport in table.port(of: name, transport) }
     })
@@ -35,12 +35,13 @@ public struct ServicesDatabase: Sendable {
     /// The port of `name` for `transport`, or nil when the database has no such service.
     public func port(of name: String, _ transport: TransportProtocol) -> UInt16? { lookup(name, transport) }
 
-    @Sendable static func lookUpOne(_ name: String, _ transport: TransportProtocol) -> UInt16? {
+    /// `transport` nil: any protocol, as `getservbyname(name, NULL)` answers.
+    @Sendable static func lookUpOne(_ name: String, _ transport: TransportProtocol?) -> UInt16? {
         var entry = servent()
         var result: UnsafeMutablePointer<servent>?
         var buffer = [CChar](repeating: 0, count: 1024)
         while true {
-            let status = getservbyname_r(name, transport.rawValue, &entry, &buffer, buffer.count, &result)
+            let status = getservbyname_r(name, transport?.rawValue, &entry, &buffer, buffer.count, &result)
             if status == ERANGE && buffer.count < 1 << 20 {
                 buffer = [CChar](repeating: 0, count: buffer.count * 4)
                 continue
@@ -61,11 +62,16 @@ public struct ServicesDatabase: Sendable {
 /// and getservent's position in the database is process-global state no two threads may share.
 final class ServicesTable: @unchecked Sendable {
     private var listed: (ports: [String: UInt16], names: Set<String>)?
+    /// Names the enumeration did not list, with NSS's answer: a name nobody knows costs one
+    /// look-up for any protocol (one parse of /etc/services), once per load, not one per protocol.
+    private var unlisted: [String: Bool] = [:]
 
     func port(of name: String, _ transport: TransportProtocol) -> UInt16? {
         if listed == nil { listed = Self.enumerate() }
         if let port = listed!.ports[Self.key(name, transport.rawValue)] { return port }
-        return listed!.names.contains(name) ? nil : ServicesDatabase.lookUpOne(name, transport)
+        if listed!.names.contains(name) { return nil }
+        if unlisted[name] == nil { unlisted[name] = ServicesDatabase.lookUpOne(name, nil) != nil }
+        return unlisted[name]! ? ServicesDatabase.lookUpOne(name, transport) : nil
     }
 
     private static func key(_ name: String, _ transport: String) -> String { name + "/" + transport }

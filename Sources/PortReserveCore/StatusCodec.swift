@@ -1,14 +1,34 @@
-/// The status reply: a summary line and one row per service, port and family, split over as many
-/// datagrams as it needs (`RequestCodec.split`) so that a status of
-/// thousands of ports never hits the socket's size limit.
+/// The daemon's state as it publishes it for `portreserve status`: a file in the state directory,
+/// readable by everyone and replaced in one rename on every change, so no unprivileged process
+/// ever needs to talk to the daemon.
 ///
-///     .portreserve/1 status end
+///     portreserve-status 1
+///     daemon 612 running 1764403200 -
 ///     summary 2 1 0
 ///     row cups 631/tcp ipv4 held 1764403200 - -
 ///     row cups 631/tcp ipv6 conflict 1764403200 - Address already in use; cupsd (pid 812)
+///
+/// Every field but the last has no spaces; the last (a reason, a detail) is escaped by
+/// `printable`, so no line of it can be forged.
 public enum StatusCodec {
-    public static func encode(summary: ReservationSummary, rows: [StatusRow]) -> [[UInt8]] {
-        var lines = ["summary \(summary.ports) \(summary.services) \(summary.conflicts)"]
+    public static let header = "portreserve-status 1"
+    public static let fileName = "status"
+    /// Far more than the status of the largest configuration measured; a larger file is not ours.
+    public static let sizeLimit = 64 << 20
+
+    /// Whether the daemon that wrote the file still runs, and why it stopped.
+    public enum DaemonState: Equatable, Sendable {
+        case running
+        case stopped(reason: String)
+    }
+
+    public static func encode(pid: Int32, state: DaemonState, since: Int, summary: ReservationSummary, rows: [StatusRow]) -> [UInt8] {
+        var text = header + "\n"
+        switch state {
+        case .running: text += "daemon \(pid) running \(since) -\n"
+        case .stopped(let reason): text += "daemon \(pid) stopped \(since) \(printable(reason))\n"
+        }
+        text += "summary \(summary.ports) \(summary.services) \(summary.conflicts)\n"
         for row in rows {
             let state: String, detail: String
             switch row.state {
@@ -18,8 +38,8 @@ public enum StatusCodec {
             case .released(let by): (state, detail) = ("released", by)
             }
             let shared = row.sharedWith.isEmpty ? "-" : row.sharedWith.joined(separator: ",")
-            lines.append("row \(row.service) \(row.port) \(row.family.rawValue) \(state) \(row.since) \(shared) \(detail)")
+            text += "row \(row.service) \(row.port) \(row.family.rawValue) \(state) \(row.since) \(shared) \(printable(detail))\n"
         }
-        return RequestCodec.split(lines, more: "status more", last: "status end")
+        return Array(text.utf8)
     }
 }

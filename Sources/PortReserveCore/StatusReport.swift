@@ -1,3 +1,5 @@
+import SystemCalls
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,29 +21,78 @@ public struct StatusReport: Equatable, Sendable {
     public var running: Bool
     public var summary: ReservationSummary
     public var rows: [Row]
+    /// The daemon that published the report, when one did: its pid, and why it stopped if it did.
+    public var publisher: Publisher?
 
-    /// The report the daemon's status datagrams carry.
-    public static func decode(_ datagrams: [[UInt8]]) -> Result<StatusReport, RequestError> {
+    public struct Publisher: Equatable, Sendable {
+        public var pid: Int32
+        public var state: StatusCodec.DaemonState
+        public var since: Int
+    }
+
+    /// The report in a status file the daemon published (`StatusCodec`). `isAlive` says whether a
+    /// pid still runs portreserve: a daemon killed without a chance to publish "stopped" left
+    /// "running" behind.
+    public static func decode(_ bytes: [UInt8], isAlive: (Int32) -> Bool) -> Result<StatusReport, RequestError> {
         var summary = ReservationSummary()
         var rows: [Row] = []
-        for datagram in datagrams {
-            for line in String(decoding: datagram, as: UTF8.self).split(separator: "\n").dropFirst() {
-                let words = line.split(separator: " ", maxSplits: 7, omittingEmptySubsequences: false)
-                if words.first == "summary", words.count == 4,
-                   let ports = Int(words[1]), let services = Int(words[2]), let conflicts = Int(words[3]) {
-                    summary = ReservationSummary(ports: ports, services: services, conflicts: conflicts)
-                } else if words.first == "row", words.count == 8, let port = PortKey(words[2]),
-                          let family = AddressFamily(rawValue: String(words[3])), let since = Int(words[5]) {
-                    rows.append(Row(
-                        service: String(words[1]), port: port, family: family, state: String(words[4]), since: since,
-                        sharedWith: words[6] == "-" ? [] : words[6].split(separator: ",").map(String.init),
-                        detail: words[7] == "-" ? nil : String(words[7])))
-                } else {
-                    return .failure(RequestError("malformed status line \"\(line.prefix(80))\""))
-                }
+        var publisher: Publisher?
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
+        guard lines.first == Substring(StatusCodec.header) else {
+            return .failure(RequestError("not a status file of this version (expected \"\(StatusCodec.header)\")"))
+        }
+        for line in lines.dropFirst() {
+            let words = line.split(separator: " ", maxSplits: 7, omittingEmptySubsequences: false)
+            if words.first == "daemon", words.count >= 5, let pid = Int32(words[1]), let since = Int(words[3]),
+               words[2] == "running" || words[2] == "stopped" {
+                let reason = words[4...].joined(separator: " ")
+                publisher = Publisher(pid: pid, state: words[2] == "running" ? .running : .stopped(reason: reason), since: since)
+            } else if words.first == "summary", words.count == 4,
+               let ports = Int(words[1]), let services = Int(words[2]), let conflicts = Int(words[3]) {
+                summary = ReservationSummary(ports: ports, services: services, conflicts: conflicts)
+            } else if words.first == "row", words.count == 8, let port = PortKey(words[2]),
+                      let family = AddressFamily(rawValue: String(words[3])), let since = Int(words[5]) {
+                rows.append(Row(
+                    service: String(words[1]), port: port, family: family, state: String(words[4]), since: since,
+                    sharedWith: words[6] == "-" ? [] : words[6].split(separator: ",").map(String.init),
+                    detail: words[7] == "-" ? nil : String(words[7])))
+            } else {
+                return .failure(RequestError("malformed status line \"\(printable(line.prefix(80)))\""))
             }
         }
-        return .success(StatusReport(running: true, summary: summary, rows: rows))
+        guard var publisher else { return .failure(RequestError("the status file names no daemon")) }
+        if publisher.state == .running && !isAlive(publisher.pid) {
+            publisher.state = .stopped(reason: "pid \(publisher.pid) is gone without saying why (killed?)")
+        }
+        return .success(StatusReport(running: publisher.state == .running, summary: summary, rows: rows, publisher: publisher))
+    }
+
+    /// The status the daemon published in `stateDirectory`, nil when none is there (no daemon ran
+    /// in this boot). Anyone may read it; a link, a FIFO or a huge file there is refused.
+    public static func read(stateDirectory: String) -> Result<StatusReport?, RequestError> {
+        let directory: CInt
+        do { directory = try openDirectory(stateDirectory) } catch {
+            if error.errno == ENOENT { return .success(nil) }
+            return .failure(RequestError(error.description))
+        }
+        defer { closeDescriptor(directory) }
+        let bytes: [UInt8]?
+        do {
+            bytes = try readOwnFile(directory, StatusCodec.fileName, limit: StatusCodec.sizeLimit,
+                                    subject: stateDirectory + "/" + StatusCodec.fileName)
+        } catch {
+            return .failure(RequestError(error.description))
+        }
+        guard let bytes else { return .success(nil) }
+        return decode(bytes, isAlive: isPortreserve).map { $0 }
+    }
+
+    /// Whether `pid` is a running portreserve (kill(2) with no signal: EPERM means it runs as
+    /// someone else; its name tells a reused pid apart where /proc shows it).
+    static func isPortreserve(_ pid: Int32) -> Bool {
+        guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard let name = readSmallFile("/proc/\(pid)/comm") else { return true }
+        return name.hasPrefix("portreserve")
     }
 
     /// What `configuration` would reserve, for when no daemon runs.
@@ -55,7 +106,7 @@ public struct StatusReport: Equatable, Sendable {
             }
         }
         let summary = ReservationSummary(ports: owners.count, services: configuration.services.filter { !$0.ports.isEmpty }.count)
-        return StatusReport(running: false, summary: summary, rows: rows)
+        return StatusReport(running: false, summary: summary, rows: rows, publisher: nil)
     }
 
     /// An aligned table and one summary line.
@@ -78,7 +129,12 @@ public struct StatusReport: Equatable, Sendable {
             return String(line.reversed().drop(while: { $0 == " " }).reversed())
         }.joined(separator: "\n")
         let counts = "\(summary.ports) ports for \(summary.services) services, \(summary.conflicts) conflicts"
-        text += "\n" + (running ? "Holding \(counts)" : "Not running; the configuration would reserve \(summary.ports) ports for \(summary.services) services")
+        switch publisher?.state {
+        case .running?: text += "\nHolding \(counts)"
+        case .stopped(let reason)?:
+            text += "\nNot running since \(Self.localTime(publisher!.since)) (\(reason)); above, what it last published"
+        case nil: text += "\nNot running; the configuration would reserve \(summary.ports) ports for \(summary.services) services"
+        }
         return text + "\n"
     }
 

@@ -11,14 +11,19 @@ public enum ControlOutcome<Answer> {
     case answered(Answer)
     /// The daemon answered that the request was wrong.
     case rejected(String)
+    /// The daemon refused the request: its sender may not make it (only root may release).
+    case refused(String)
+    /// The control socket is there but this user may not send to it (it is root's, mode 0600).
+    case permissionDenied(String)
     /// A daemon is there but did not answer in time.
     case timedOut
 }
 
-/// The client side of the control socket, used by `portrelease` and `portreserve status`.
+/// The client side of the control socket, used by `portrelease` and `portreserve reclaim`.
 ///
-/// It binds an autobound abstract address, so the daemon can answer it and no file is left behind,
-/// sends one request, and waits for the answer until `timeout`.
+/// It binds an autobound abstract address, so the daemon can answer it and no file is left behind
+/// (the daemon answers nothing else), sends one request, and waits for the answer until `timeout`.
+/// It is connected to the daemon's socket, so the kernel delivers datagrams from that socket only.
 public struct ControlClient: Sendable {
     public let socketPath: String
     public let timeoutSeconds: Double
@@ -30,20 +35,27 @@ public struct ControlClient: Sendable {
 
     /// Releases `names` and returns once the daemon has closed their sockets.
     public func release(_ names: [String]) throws(SystemError) -> ControlOutcome<[(String, ReleaseReply)]> {
-        try perNameRequest(.release(names))
+        try perNameRequest(.release(names), resendAfter: Self.resendInterval)
     }
+
+    /// A release unanswered for this long is sent again (a release is idempotent: the second one
+    /// answers "already released" once the first is done), so one reply the daemon could not
+    /// deliver costs a second, not the whole timeout.
+    static let resendInterval = 1.0
 
     /// Takes released services' ports back; a daemon that had exited is started again by socket activation.
     public func reclaim(_ names: [String]) throws(SystemError) -> ControlOutcome<[(String, ReleaseReply)]> {
-        try perNameRequest(.reclaim(names))
+        try perNameRequest(.reclaim(names), resendAfter: nil)
     }
 
-    private func perNameRequest(_ request: Request) throws(SystemError) -> ControlOutcome<[(String, ReleaseReply)]> {
+    private func perNameRequest(_ request: Request, resendAfter: Double?) throws(SystemError) -> ControlOutcome<[(String, ReleaseReply)]> {
         let last = Array((RequestCodec.prefix + "release\n").utf8)
-        switch try exchange(request, until: { $0.starts(with: last) }) {
+        switch try exchange(request, resendAfter: resendAfter, until: { $0.starts(with: last) }) {
         case .noDaemon: return .noDaemon
         case .timedOut: return .timedOut
         case .rejected(let message): return .rejected(message)
+        case .refused(let why): return .refused(why)
+        case .permissionDenied(let why): return .permissionDenied(why)
         case .answered(let replies):
             switch RequestCodec.decodeReleaseReply(replies) {
             case .success(let results): return .answered(results)
@@ -52,50 +64,60 @@ public struct ControlClient: Sendable {
         }
     }
 
-    /// The daemon's status datagrams, all of them, in order.
-    public func statusDatagrams() throws(SystemError) -> ControlOutcome<[[UInt8]]> {
-        let last = Array((RequestCodec.prefix + "status end\n").utf8)
-        return try exchange(.status, until: { $0.starts(with: last) })
-    }
-
     private func exchange(
-        _ request: Request, until isLast: ([UInt8]) -> Bool
+        _ request: Request, resendAfter: Double?, until isLast: ([UInt8]) -> Bool
     ) throws(SystemError) -> ControlOutcome<[[UInt8]]> {
         let fd = try makeUnixDatagramSocket()
         defer { closeDescriptor(fd) }
         try bindUnix(fd, to: UnixAddress(pathBytes: []))
         let end = Self.now() + timeoutSeconds
+        let daemon = UnixAddress(path: socketPath)
         // Connected, so that poll(2) can say when the daemon's queue has room again: under a flood
         // of other senders the request waits for its turn, until the deadline, instead of failing.
-        do { try connectUnix(fd, to: UnixAddress(path: socketPath)) } catch where [ENOENT, ECONNREFUSED, ENOTDIR].contains(error.errno) {
+        do { try connectUnix(fd, to: daemon) } catch where [ENOENT, ECONNREFUSED, ENOTDIR].contains(error.errno) {
             return .noDaemon
+        } catch where error.errno == EACCES || error.errno == EPERM {
+            return .permissionDenied("\(socketPath) is root's alone (\(error.reason)): only root may release ports")
         }
         let payload = RequestCodec.encode(request)
-        while true {
-            do {
-                try sendDatagram(fd, payload, nonBlocking: true)
-                break
-            } catch where error.errno == ECONNREFUSED {
-                return .noDaemon
-            } catch where error.errno == EAGAIN {
-                let remaining = end - Self.now()
-                if remaining <= 0 { return .timedOut }
-                var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                _ = try retryingInterrupts("poll") { poll(&poller, 1, CInt(min(remaining * 1000 + 1, 86_400_000))) }
+        func send() throws(SystemError) -> ControlOutcome<[[UInt8]]>? {
+            while true {
+                do {
+                    try sendDatagram(fd, payload, nonBlocking: true)
+                    return nil
+                } catch where error.errno == ECONNREFUSED {
+                    return .noDaemon
+                } catch where error.errno == EAGAIN {
+                    let remaining = end - Self.now()
+                    if remaining <= 0 { return .timedOut }
+                    var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                    _ = try retryingInterrupts("poll") { poll(&poller, 1, CInt(min(remaining * 1000 + 1, 86_400_000))) }
+                }
             }
         }
+        if let outcome = try send() { return outcome }
         var answers: [[UInt8]] = []
+        var resendAt = resendAfter.map { Self.now() + $0 }
         let errorHeader = Array((RequestCodec.prefix + "error\n").utf8)
+        let refusedHeader = Array((RequestCodec.prefix + "refused\n").utf8)
         while true {
-            let remaining = end - Self.now()
-            if remaining <= 0 { return .timedOut }
+            let now = Self.now()
+            if now >= end { return .timedOut }
+            if let due = resendAt, now >= due, answers.isEmpty {
+                if let outcome = try send() { return outcome }
+                resendAt = resendAfter.map { Self.now() + $0 }
+            }
+            let wait = min(end, resendAt ?? end) - Self.now()
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = try retryingInterrupts("poll") { poll(&poller, 1, CInt(min(remaining * 1000 + 1, 86_400_000))) }
+            let ready = try retryingInterrupts("poll") { poll(&poller, 1, CInt(max(0, min(wait * 1000 + 1, 86_400_000)))) }
             if ready == 0 { continue }
             guard let datagram = try receiveDatagram(fd, capacity: RequestCodec.maximumReplySize, wait: false) else { continue }
-            if datagram.payload.starts(with: errorHeader) {
-                return .rejected(String(decoding: datagram.payload.dropFirst(errorHeader.count), as: UTF8.self)
+            // Only the daemon's socket answers; the kernel already keeps others out of a connected socket.
+            guard datagram.sender == daemon else { continue }
+            for header in [errorHeader, refusedHeader] where datagram.payload.starts(with: header) {
+                let message = printable(String(decoding: datagram.payload.dropFirst(header.count), as: UTF8.self)
                     .trimmingCharacters(in: "\n"))
+                return header == errorHeader ? .rejected(message) : .refused(message)
             }
             answers.append(datagram.payload)
             if isLast(datagram.payload) { return .answered(answers) }

@@ -5,8 +5,6 @@ public enum Request: Equatable, Sendable {
     case legacyRelease(String)
     /// Release these names (`*` for all); the reply comes once every socket is closed.
     case release([String])
-    /// The reservations, for anyone who can reach the socket.
-    case status
     /// Take these released services' ports back (`*` for all), for ExecStopPost= of their units.
     case reclaim([String])
 }
@@ -16,7 +14,6 @@ public enum ReleaseReply: Equatable, Sendable {
     case released([PortKey])
     case alreadyReleased
     case unknown
-    case refused(String)
     /// The ports held again after a reclaim, and those that could not be (still in use).
     case reclaimed(held: [PortKey], notHeld: [PortKey])
 }
@@ -26,7 +23,10 @@ public enum ReleaseReply: Equatable, Sendable {
 /// Our messages start with `.portreserve/1 `, a line no legacy request can be: service names never
 /// hold a `.` (such files are ignored), so an old client and a new one share the socket without
 /// ambiguity. The rest is one item per line, so a request is readable in `strace` and writable with
-/// `printf` and `socat`.
+/// `printf` and `socat`. Status is not asked here: the daemon publishes it in a file (`StatusCodec`).
+///
+/// A request gets one error, or one refusal, whatever it names, so its reply never costs more than
+/// the request did; a release of `*` by root is the one reply of many datagrams.
 ///
 ///     .portreserve/1 release        .portreserve/1 release
 ///     cups                          released cups 631/tcp 631/udp
@@ -47,6 +47,7 @@ public enum RequestCodec {
             return .failure(RequestError("request is not valid UTF-8"))
         }
         if text.hasPrefix(".") { return decodeVersioned(text) }
+        if text.hasPrefix("\r") || text.hasPrefix("\n") || text.hasPrefix("\0") { return .failure(RequestError("empty request")) }
         // Legacy: the original portrelease sends the bare name; tolerate a trailing newline or NUL
         // from scripts that used echo or a C string length.
         var name = Substring(text)
@@ -60,9 +61,14 @@ public enum RequestCodec {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         if lines.last == "" { lines.removeLast() }
         guard let header = lines.first, header.hasPrefix(prefix) else {
-            return .failure(RequestError("unknown request format \"\(text.prefix(while: { $0 != "\n" }).prefix(40))\": expected \"\(prefix)OPERATION\""))
+            return .failure(RequestError("unknown request format \"\(printable(text.prefix(while: { $0 != "\n" }).prefix(40)))\": expected \"\(prefix)OPERATION\""))
         }
         let operation = header.dropFirst(prefix.count)
+        // A reply sent back to us (by a sender that named our own socket as its address) is never
+        // read as a request, and never answered: two daemons, or one and itself, cannot ping-pong.
+        if replyHeaders.contains(String(operation)) {
+            return .failure(RequestError("a reply (\"\(operation)\"), not a request", isReply: true))
+        }
         let arguments = lines.dropFirst()
         switch operation {
         case "release", "reclaim":
@@ -73,10 +79,9 @@ public enum RequestCodec {
             let names = arguments.map(String.init)
             return .success(operation == "release" ? .release(names) : .reclaim(names))
         case "status":
-            guard arguments.isEmpty else { return .failure(RequestError("status takes no arguments")) }
-            return .success(.status)
+            return .failure(RequestError("status is not served: portreserve status reads the file the daemon publishes"))
         default:
-            return .failure(RequestError("unknown operation \"\(operation.prefix(40))\""))
+            return .failure(RequestError("unknown operation \"\(printable(operation.prefix(40)))\""))
         }
     }
 
@@ -85,22 +90,26 @@ public enum RequestCodec {
         name == "*" ? nil : invalidName(Substring(name))
     }
 
-    /// Why `name` cannot be a service name in a request, or nil.
+    /// Why `name` cannot be a service name in a request, or nil. The name is quoted escaped
+    /// (`printable`): whatever a sender put in it never reaches a journal or a terminal raw.
     static func invalidName(_ name: Substring) -> String? {
         if name.isEmpty { return "empty service name" }
         if name.utf8.count > 255 { return "service name longer than 255 bytes" }
-        if name.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }) {
-            return "service name \"\(name.debugDescription.dropFirst().dropLast())\" contains spaces or control characters"
+        if name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") }) { return nil }  // the usual case
+        if name.unicodeScalars.contains(where: { $0.properties.isWhitespace || isUnprintable($0) }) {
+            return "service name \"\(printable(name))\" contains spaces, control or format characters"
         }
-        if name.contains("/") { return "service name \"\(name)\" contains /" }
+        if name.contains("/") { return "service name \"\(printable(name))\" contains /" }
         return nil
     }
+
+    /// The headers of our replies (`.portreserve/1 HEADER`), which a request never has.
+    static let replyHeaders: Set<String> = ["error", "refused", "release more", "status end", "status more"]
 
     public static func encode(_ request: Request) -> [UInt8] {
         switch request {
         case .legacyRelease(let name): return Array(name.utf8)
         case .release(let names): return Array((prefix + "release\n" + names.map { $0 + "\n" }.joined()).utf8)
-        case .status: return Array((prefix + "status\n").utf8)
         case .reclaim(let names): return Array((prefix + "reclaim\n" + names.map { $0 + "\n" }.joined()).utf8)
         }
     }
@@ -113,7 +122,6 @@ public enum RequestCodec {
             case .released(let ports): return "released \(name)" + ports.map { " \($0)" }.joined()
             case .alreadyReleased: return "already-released \(name)"
             case .unknown: return "unknown \(name)"
-            case .refused(let why): return "refused \(name) \(why)"
             case .reclaimed(let held, let notHeld):
                 return "reclaimed \(name)" + held.map { " \($0)" }.joined() + " |" + notHeld.map { " \($0)" }.joined()
             }
@@ -140,6 +148,11 @@ public enum RequestCodec {
 
     public static func encodeError(_ error: RequestError) -> [UInt8] {
         Array((prefix + "error\n" + error.message + "\n").utf8)
+    }
+
+    /// The one answer to a request its sender may not make, whatever it names.
+    public static func encodeRefusal(_ why: String) -> [UInt8] {
+        Array((prefix + "refused\n" + why + "\n").utf8)
     }
 
     /// The per-name answers of a release reply, or the daemon's error message.
@@ -177,7 +190,6 @@ public enum RequestCodec {
                 results.append((name, .released(ports)))
             case "already-released": results.append((name, .alreadyReleased))
             case "unknown": results.append((name, .unknown))
-            case "refused": results.append((name, .refused(words.dropFirst(2).joined(separator: " "))))
             case "reclaimed":
                 let lists = words.dropFirst(2).split(separator: "|", omittingEmptySubsequences: false)
                 guard lists.count == 2 else { return .failure(RequestError("malformed reply line \"\(line)\"")) }
@@ -196,6 +208,11 @@ public enum RequestCodec {
 /// A request the daemon cannot act on, with the reason the sender is told.
 public struct RequestError: Error, Equatable, Sendable, CustomStringConvertible {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// The datagram is one of our replies: dropped without an answer.
+    public let isReply: Bool
+    public init(_ message: String, isReply: Bool = false) {
+        self.message = message
+        self.isReply = isReply
+    }
     public var description: String { message }
 }

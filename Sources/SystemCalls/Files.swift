@@ -43,3 +43,145 @@ public func readSmallFile(_ path: String) -> String? {
 public func parentDirectory(of path: String) -> String {
     path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
 }
+
+// Files in a directory the caller owns, always named relative to its descriptor and never
+// through a symbolic link: a path someone else controls is never followed.
+
+/// Opens the directory `path` (not a link to one) for the `*At` calls below. Wraps `open(2)`.
+public func openDirectory(_ path: String) throws(SystemError) -> CInt {
+    try retryingInterrupts("open", subject: path) { open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+}
+
+/// What `fstat(2)` says of `fd`.
+public func fileStatus(_ fd: CInt, subject: @autoclosure () -> String) throws(SystemError) -> stat {
+    var info = stat()
+    _ = try retryingInterrupts("fstat", subject: subject()) { fstat(fd, &info) }
+    return info
+}
+
+/// What `lstat(2)` says of `path` (a link is described, not followed), or nil when nothing is there.
+public func linkStatus(_ path: String) throws(SystemError) -> stat? {
+    var info = stat()
+    if lstat(path, &info) == 0 { return info }
+    let code = errno
+    if code == ENOENT { return nil }
+    throw SystemError(call: "lstat", subject: path, errno: code)
+}
+
+/// Why a file in a directory of ours cannot be used, beyond what a system call says.
+public enum OwnFileError: Error, Equatable, CustomStringConvertible, Sendable {
+    case system(SystemError)
+    /// Not a regular file (a FIFO, a socket, a device, a directory): never read or written.
+    case notRegular(String)
+    /// Larger than the caller allows: never read into memory.
+    case tooLarge(String, limit: Int)
+
+    public var description: String {
+        switch self {
+        case .system(let error):
+            // open(O_NOFOLLOW) on a link fails with ELOOP; say what it means.
+            if error.errno == ELOOP { return "\(error.subject) is a symbolic link: refused, links are never followed here" }
+            return error.description
+        case .notRegular(let path): return "\(path) is not a regular file: refused"
+        case .tooLarge(let path, let limit): return "\(path) is larger than \(limit) bytes: refused"
+        }
+    }
+}
+
+/// The whole of the regular file `name` in directory `directory` (opened with `openDirectory`),
+/// or nil when there is none. A link, a FIFO or anything larger than `limit` bytes is refused
+/// without blocking or reading it. `subject` names the file in errors.
+public func readOwnFile(_ directory: CInt, _ name: String, limit: Int, subject: String) throws(OwnFileError) -> [UInt8]? {
+    let fd: CInt
+    do {
+        fd = try retryingInterrupts("open", subject: subject) {
+            openat(directory, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+        }
+    } catch where error.errno == ENOENT {
+        return nil
+    } catch {
+        throw .system(error)
+    }
+    defer { closeDescriptor(fd) }
+    let info: stat
+    do { info = try fileStatus(fd, subject: subject) } catch { throw .system(error) }
+    guard info.st_mode & S_IFMT == S_IFREG else { throw .notRegular(subject) }
+    guard info.st_size <= limit else { throw .tooLarge(subject, limit: limit) }
+    var bytes = [UInt8](repeating: 0, count: Int(info.st_size) + 1)
+    var filled = 0
+    while filled < bytes.count {
+        let count = bytes.withUnsafeMutableBytes { buffer in read(fd, buffer.baseAddress! + filled, buffer.count - filled) }
+        if count < 0 && errno == EINTR { continue }
+        if count < 0 { throw .system(SystemError(call: "read", subject: subject, errno: errno)) }
+        if count == 0 { break }
+        filled += count
+        // It grew while we read: still bounded.
+        if filled == bytes.count && filled <= limit { bytes += [UInt8](repeating: 0, count: min(limit + 1 - filled, 65536)) }
+    }
+    guard filled <= limit else { throw .tooLarge(subject, limit: limit) }
+    return Array(bytes.prefix(filled))
+}
+
+/// Appends `bytes` to the regular file `name` in `directory` with one write, creating it with
+/// `mode`; a link or a FIFO there is refused. A crash leaves whole lines when each call is one.
+public func appendToOwnFile(_ directory: CInt, _ name: String, _ bytes: [UInt8], mode: mode_t, subject: String) throws(OwnFileError) {
+    let fd: CInt
+    do {
+        fd = try retryingInterrupts("open", subject: subject) {
+            openat(directory, name, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode)
+        }
+    } catch {
+        throw .system(error)
+    }
+    defer { closeDescriptor(fd) }
+    let info: stat
+    do { info = try fileStatus(fd, subject: subject) } catch { throw .system(error) }
+    guard info.st_mode & S_IFMT == S_IFREG else { throw .notRegular(subject) }
+    do { try writeWhole(fd, bytes, subject: subject) } catch { throw .system(error) }
+}
+
+/// Replaces `name` in `directory` with `bytes` through a temporary file and rename(2), so a
+/// reader sees the old contents or the new, never half. The temporary is created with O_EXCL
+/// (a leftover of ours from a crash is removed first) and given `mode` whatever the umask.
+public func replaceOwnFile(_ directory: CInt, _ name: String, _ bytes: [UInt8], mode: mode_t, subject: String) throws(SystemError) {
+    let temporary = "." + name + ".new"
+    let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC
+    var fd = openat(directory, temporary, flags, mode)
+    if fd < 0 && errno == EEXIST {
+        _ = unlinkat(directory, temporary, 0)
+        fd = openat(directory, temporary, flags, mode)
+    }
+    if fd < 0 { throw SystemError(call: "open", subject: subject + ".new", errno: errno) }
+    do {
+        _ = try retryingInterrupts("fchmod", subject: subject + ".new") { fchmod(fd, mode) }
+        try writeWhole(fd, bytes, subject: subject + ".new")
+    } catch {
+        closeDescriptor(fd)
+        _ = unlinkat(directory, temporary, 0)
+        throw error
+    }
+    closeDescriptor(fd)
+    _ = try retryingInterrupts("rename", subject: "\(subject).new to \(subject)") { renameat(directory, temporary, directory, name) }
+}
+
+/// Writes all of `bytes`, or throws: a short file must never pass for a whole one.
+func writeWhole(_ fd: CInt, _ bytes: [UInt8], subject: String) throws(SystemError) {
+    var offset = 0
+    while offset < bytes.count {
+        let count = bytes.withUnsafeBytes { buffer in write(fd, buffer.baseAddress! + offset, buffer.count - offset) }
+        if count < 0 && errno == EINTR { continue }
+        if count < 0 { throw SystemError(call: "write", subject: subject, errno: errno) }
+        offset += count
+    }
+}
+
+/// Makes `directory` and its missing parents, mode 0755 (less the umask). Wraps `mkdir(2)`.
+public func makeDirectories(_ directory: String) throws(SystemError) {
+    var prefix = directory.hasPrefix("/") ? "" : "."
+    for component in directory.split(separator: "/") {
+        prefix += "/" + component
+        if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+            throw SystemError(call: "mkdir", subject: prefix, errno: errno)
+        }
+    }
+}

@@ -19,9 +19,10 @@ var usage: String {
 
         Release the ports portreserve holds for services, and wait until they are free.
 
-        Meant for ExecStartPre= of the service that needs the port. Exits 0 when the ports were released,
-        were not reserved, or no daemon runs; 1 when the daemon refused or rejected the request; 2 when a
-        daemon is there but did not answer in time; 64 on bad arguments.
+        Meant for ExecStartPre= of the service that needs the port (as root: prefix it with + when the
+        unit has User=). Exits 0 when the ports were released, were not reserved, or no daemon runs;
+        1 when the request was refused or rejected, or the control socket is not this user's to reach;
+        2 when a daemon is there but did not answer in time; 64 on bad arguments.
 
         ARGUMENTS:
           <name>                  Service names (file names in /etc/portreserve), or * for all.
@@ -186,6 +187,12 @@ func release(_ options: Options) -> Int32 {
     case .rejected(let message):
         say("portrelease: the daemon rejected the request: \(message)")
         return 1
+    case .refused(let why):
+        say("portrelease: refused: \(why)")
+        return 1
+    case .permissionDenied(let why):
+        say("portrelease: \(why); run it as root (in a unit's ExecStartPre=, prefix the command with + when the unit has User=)")
+        return 1
     case .answered(let results):
         var status: Int32 = 0
         for (name, reply) in results {
@@ -198,9 +205,6 @@ func release(_ options: Options) -> Int32 {
                 if options.verbose { say("\(name): nothing is reserved under this name") }
             case .reclaimed:
                 break  // a daemon never answers a release this way
-            case .refused(let why):
-                status = 1
-                say("portrelease: \(name): refused: \(why)")
             }
         }
         return status

@@ -77,38 +77,33 @@ struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show what the daemon holds (any user may ask).",
         discussion: """
-            Prints one row per service, port, protocol and family with its state (held, conflict, failed, \
-            released; shared with other services) and since when, then a summary line. When no daemon runs, \
-            says so, shows what the configuration would reserve, and exits 3 (LSB "not running").
+            Reads the status the daemon publishes in its state directory (nobody needs to reach the control \
+            socket) and prints one row per service, port, protocol and family with its state (held, conflict, \
+            failed, released; shared with other services) and since when, then a summary line. When no daemon \
+            runs, says so, shows what it last published (or what the configuration would reserve), and exits 3 \
+            (LSB "not running").
             """)
 
     @OptionGroup var location: Location
 
+    @Option(name: .customLong("state-dir"),
+            help: ArgumentHelp("Where the daemon publishes its status.",
+                               discussion: "Default: state beside the control socket (/run/portreserve/state).",
+                               valueName: "dir"))
+    var stateDirectory: String?
+
     @Flag(help: "Print JSON (schema version 1, described in the README) instead of a table.")
     var json = false
 
-    @Option(help: ArgumentHelp("Seconds to wait for the daemon's answer.", valueName: "seconds"))
-    var timeout: Double = Defaults.releaseTimeoutSeconds
-
     func run() throws {
-        let outcome: ControlOutcome<[[UInt8]]>
-        do { outcome = try ControlClient(socketPath: location.socketPath, timeoutSeconds: timeout).statusDatagrams() } catch {
+        let directory = stateDirectory ?? StateDirectory.path(given: nil, socketPath: location.socketPath, runtimeDirectory: nil)
+        switch StatusReport.read(stateDirectory: directory) {
+        case .failure(let error):
             throw CommandFailure("portreserve status: \(error)")
-        }
-        switch outcome {
-        case .noDaemon:
-            let report = StatusReport.wouldReserve(location.loader.load())
+        case .success(let published):
+            let report = published ?? StatusReport.wouldReserve(location.loader.load())
             print(json ? report.json() : report.text(), terminator: "")
-            throw ExitCode(3)
-        case .timedOut:
-            throw CommandFailure("portreserve status: the daemon at \(location.socketPath) did not answer within \(timeout) seconds")
-        case .rejected(let message):
-            throw CommandFailure("portreserve status: the daemon rejected the request: \(message)")
-        case .answered(let datagrams):
-            switch StatusReport.decode(datagrams) {
-            case .success(let report): print(json ? report.json() : report.text(), terminator: "")
-            case .failure(let error): throw CommandFailure("portreserve status: \(error)")
-            }
+            if !report.running { throw ExitCode(3) }
         }
     }
 }
@@ -171,6 +166,10 @@ struct Reclaim: ParsableCommand {
             throw ExitCode(2)
         case .rejected(let message):
             throw CommandFailure("portreserve reclaim: the daemon rejected the request: \(message)")
+        case .refused(let why):
+            throw CommandFailure("portreserve reclaim: refused: \(why)")
+        case .permissionDenied(let why):
+            throw CommandFailure("portreserve reclaim: \(why)")
         case .answered(let results):
             var failed = false
             for (name, reply) in results {
@@ -178,9 +177,6 @@ struct Reclaim: ParsableCommand {
                 case .reclaimed(_, let notHeld) where !notHeld.isEmpty:
                     failed = true
                     writeAll("portreserve reclaim: \(name): could not hold \(notHeld.map(\.description).joined(separator: " ")): still in use\n")
-                case .refused(let why):
-                    failed = true
-                    writeAll("portreserve reclaim: \(name): refused: \(why)\n")
                 case .unknown:
                     writeAll("portreserve reclaim: \(name): no such service is configured\n")
                 default: break

@@ -57,12 +57,12 @@ func runDaemon(_ options: DaemonOptions) -> Int32 {
     do {
         let control = try DaemonStartup.controlSocket(path: options.socketPath, logger: logger)
         // A socket file we made goes with us, so clients see "no daemon" rather than a dead socket.
-        defer { if let path = control.createdPath { unlink(path) } }
+        defer { if let path = control.createdPath { ControlSocket.removeSocketFile(path) } }
         let directories = options.configDirectories.isEmpty ? ConfigurationLoader.defaultDirectories : options.configDirectories
         let daemon = Daemon(
             settings: DaemonSettings(
                 configuration: ConfigurationLoader(directories: directories),
-                releasedRecord: ReleasedRecord(stateDirectory: options.stateDirectory, socketPath: options.socketPath),
+                state: StateDirectory(path: StateDirectory.path(given: options.stateDirectory, socketPath: options.socketPath)),
                 descriptorStoreLimit: options.descriptorStoreLimit),
             serviceManager: SystemdServiceManager(logger: logger), logger: logger)
         let loop = try DaemonLoop(daemon: daemon, control: control.fd, stored: control.stored, logger: logger)

@@ -151,14 +151,14 @@ import TestSupport
         #expect(canBind(ports[0], .tcp4))
         let refused = daemon.handle(request(.reclaim(["alpha"]), uid: 1000))
         #expect(String(decoding: refused[0], as: UTF8.self)
-            == ".portreserve/1 release\nrefused alpha only root may reclaim ports (sender uid 1000)\n")
+            == ".portreserve/1 refused\nonly root may reclaim ports (sender uid 1000)\n")
         #expect(canBind(ports[0], .tcp4))
         let replies = daemon.handle(request(.reclaim(["alpha", "nosuch"])))
         #expect(String(decoding: replies[0], as: UTF8.self)
             == ".portreserve/1 release\nreclaimed alpha \(ports[0])/tcp |\nunknown nosuch\n")
         #expect(!canBind(ports[0], .tcp4) && !canBind(ports[0], .tcp6))
         #expect(daemon.table.isReleased("alpha") == false)
-        #expect(!(try String(contentsOfFile: directory.path + "/released", encoding: .utf8)).contains("alpha"))
+        #expect(!(try String(contentsOfFile: directory.path + "/state/released", encoding: .utf8)).contains("alpha"))
     }
 
     @Test func aReclaimOfAPortStillInUseSaysSo() throws {

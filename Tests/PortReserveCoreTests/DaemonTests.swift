@@ -13,7 +13,7 @@ func makeTestDaemon(in directory: TemporaryDirectory, manager: ServiceManaging,
     Daemon(
         settings: DaemonSettings(
             configuration: ConfigurationLoader(directories: [directory.path + "/conf"], servicesDatabase: testDatabase),
-            releasedRecord: ReleasedRecord(path: directory.path + "/released"), families: [.ipv4, .ipv6],
+            state: StateDirectory(path: directory.path + "/state"), families: [.ipv4, .ipv6],
             descriptorStoreLimit: storeLimit),
         serviceManager: manager, logger: Logger(label: "test") { _ in
             log.map { RecordingLogHandler(recorder: $0) as LogHandler } ?? SwiftLogNoOpLogHandler()
@@ -108,12 +108,14 @@ final class RecordingServiceManager: ServiceManaging {
         let daemon = makeDaemon()
         daemon.start()
         let replies = daemon.handle(request(.release(["alpha"]), uid: 1000))
-        #expect(text(replies) == [".portreserve/1 release\nrefused alpha only root may release ports (sender uid 1000)\n"])
+        // One refusal, whatever the request names.
+        #expect(text(replies) == [".portreserve/1 refused\nonly root may release ports (sender uid 1000)\n"])
+        #expect(text(daemon.handle(request(.release((0..<1000).map { "name\($0)" }), uid: 1000))).count == 1)
         #expect(!canBind(ports[0], .tcp4))
         // A legacy datagram from a user is refused the same way, silently.
         #expect(daemon.handle(request(.legacyRelease("alpha"), uid: 1000)).isEmpty)
         #expect(!canBind(ports[0], .udp6))
-        #expect(FileManager.default.fileExists(atPath: directory.path + "/released") == false)
+        #expect(FileManager.default.fileExists(atPath: directory.path + "/state/released") == false)
     }
 
     @Test func aReleaseIsAnsweredAfterThePortsAreClosed() {
@@ -132,7 +134,7 @@ final class RecordingServiceManager: ServiceManaging {
         #expect(daemon.handle(request(.legacyRelease("*"), from: UnixAddress(pathBytes: []))).isEmpty)
         #expect(daemon.isFinished)
         #expect(canBind(ports[1], .udp4) && canBind(ports[0], .tcp6))
-        #expect(Set((try? String(contentsOfFile: directory.path + "/released", encoding: .utf8))?.split(separator: "\n") ?? [])
+        #expect(Set((try? String(contentsOfFile: directory.path + "/state/released", encoding: .utf8))?.split(separator: "\n") ?? [])
             == ["alpha", "beta"])
     }
 
@@ -200,34 +202,186 @@ final class RecordingServiceManager: ServiceManaging {
         defer { close(fds[0]) }
         var before = stat()
         fstat(fds[1], &before)
-        var datagram = request(.status)
+        var datagram = request(.release(["nothing"]))
         datagram.descriptors = [fds[1]]
+        BackgroundCloser().close(datagram.descriptors)
         _ = daemon.handle(datagram)
-        // Closed: the number is free, or (tests run in parallel) already reused for something else.
-        var after = stat()
-        #expect(fstat(fds[1], &after) == -1 || after.st_ino != before.st_ino)
+        // Closed, off the caller's thread: the number is free, or (tests run in parallel) already
+        // reused for something else.
+        #expect(eventually(within: 5) {
+            var after = stat()
+            return fstat(fds[1], &after) == -1 || after.st_ino != before.st_ino
+        })
     }
 
-    @Test func statusListsEveryRow() {
+    @Test func repliesGoOnlyToAbstractAddressesAndNeverToTheDaemonItself() {
         let daemon = makeDaemon()
         daemon.start()
-        let replies = text(daemon.handle(request(.status, uid: 1000)))
-        #expect(replies.count == 1)
-        let lines = replies[0].split(separator: "\n")
-        #expect(lines[0] == ".portreserve/1 status end")
-        #expect(lines[1] == "summary 3 2 0")
-        #expect(lines.count == 2 + 6)
-        #expect(lines[2].hasPrefix("row alpha \(ports[0])/tcp ipv4 held "))
+        let bad = Array("\u{1}junk".utf8)
+        // An autobound client (what portrelease binds) is answered.
+        #expect(daemon.handle(ReceivedDatagram(payload: bad, sender: UnixAddress(pathBytes: [0, 0x31]),
+                                               credentials: PeerCredentials(pid: 4242, uid: 0, gid: 0))).count == 1)
+        // A path is anyone's to re-point (at our own socket, say): never answered.
+        #expect(daemon.handle(ReceivedDatagram(payload: bad, sender: UnixAddress(path: "/tmp/x/reply"),
+                                               credentials: PeerCredentials(pid: 4242, uid: 0, gid: 0))).isEmpty)
+        // Nor is this very process, whatever its address.
+        #expect(daemon.handle(ReceivedDatagram(payload: bad, sender: UnixAddress(pathBytes: [0, 0x31]),
+                                               credentials: PeerCredentials(pid: getpid(), uid: 0, gid: 0))).isEmpty)
+        // Nor a reply sent back at us: it is no request.
+        #expect(daemon.handle(ReceivedDatagram(payload: RequestCodec.encodeError(RequestError("x")), sender: UnixAddress(pathBytes: [0, 0x31]),
+                                               credentials: PeerCredentials(pid: 4242, uid: 0, gid: 0))).isEmpty)
+        // A release from a path-bound root socket still releases; it just gets no answer.
+        #expect(daemon.handle(request(.release(["alpha"]), from: UnixAddress(path: "/tmp/x/reply"))).isEmpty)
+        #expect(daemon.table.isReleased("alpha") == true)
+    }
+
+    @Test func aFloodOfBadRequestsWritesABoundedNumberOfEntriesThenASummary() {
+        let log = LogRecorder()
+        let daemon = makeTestDaemon(in: directory, manager: manager, log: log)
+        var now = 1000
+        daemon.clock = { now }
+        daemon.start()
+        let before = log.entries.count
+        for index in 0..<5000 {
+            _ = daemon.handle(ReceivedDatagram(payload: Array("bad name \(index)".utf8), sender: UnixAddress(pathBytes: [0, 0x31]),
+                                               credentials: PeerCredentials(pid: 4242, uid: 65534, gid: 65534)))
+            _ = daemon.handle(request(.release((0..<100).map { "n\($0)-\(index)" }), uid: 65534))
+        }
+        #expect(log.entries.count - before == 20)  // ten of each kind
+        #expect(daemon.secondsUntilLogSummary == 60)
+        daemon.logSuppressed()
+        #expect(log.entries.count - before == 20)  // not yet: the window lasts
+        now += 60
+        #expect(daemon.secondsUntilLogSummary == 0)
+        daemon.logSuppressed()
+        #expect(log.entries.suffix(2).map(\.message) == [
+            "4990 more bad requests in the last 60 s were not logged", "4990 more refused requests in the last 60 s were not logged",
+        ])
+        #expect(daemon.secondsUntilLogSummary == nil)
+        // Root's releases are never budgeted away.
+        _ = daemon.handle(request(.release(["alpha"])))
+        #expect(log.entries.last?.message.hasPrefix("released alpha") == true)
+        // Nor are they lost in the refusals' one-entry-per-request form.
+        #expect(log.entries.filter { $0.message.hasPrefix("refused to release n0-0 n1-0 n2-0 n3-0 n4-0 and 95 more for ") }.count == 1)
+    }
+
+    @Test func unknownNamesInOneReleaseAreOneEntry() {
+        let log = LogRecorder()
+        let daemon = makeTestDaemon(in: directory, manager: manager, log: log)
+        daemon.start()
+        let before = log.entries.count
+        _ = daemon.handle(request(.release((0..<5000).map { "nosuch\($0)" })))
+        #expect(log.entries.count - before == 1)
+        #expect(log.entries.last?.message.hasPrefix("nothing is reserved under the names nosuch0 nosuch1 nosuch2 nosuch3 nosuch4 and 4995 more") == true, "\(log.entries.last?.message ?? "")")
+    }
+
+    @Test func aStopDuringStartUpSendsNoReady() throws {
+        try directory.write("conf/junk", String(repeating: "not-a-service-name\n", count: 20_000))
+        let daemon = makeDaemon()
+        var asked = 0
+        #expect(daemon.start(interrupted: {
+            asked += 1
+            return asked > 2
+        }) == false)
+        #expect(!manager.messages.flatMap { $0 }.contains(.ready))
+        #expect(daemon.table.heldSocketCount == 0)
+    }
+
+    @Test func aFileOfJunkIsLoggedInAFewEntries() throws {
+        try directory.write("conf/junk", String(repeating: "not-a-service-name\n", count: 1000))
+        let log = LogRecorder()
+        let daemon = makeTestDaemon(in: directory, manager: manager, log: log)
+        daemon.start()
+        let problems = log.entries.filter {
+            $0.metadata["MESSAGE_ID"] == "\(MessageID.configurationProblem)" && $0.metadata["PORTRESERVE_FILE"] == "\(directory.path)/conf/junk"
+        }
+        #expect(problems.count == Daemon.problemsLoggedPerFile + 1, "\(problems.map(\.message))")
+        #expect(problems.last?.message == "\(directory.path)/conf/junk: 995 more problems not logged (portreserve check lists them all)")
+    }
+
+    @Test func statusIsPublishedForEveryoneOnEveryChange() throws {
+        let daemon = makeDaemon()
+        daemon.start()
+        daemon.publishStatus()
+        let path = directory.path + "/state/status"
+        var info = stat()
+        #expect(lstat(path, &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o644)
+        let report = try #require(try StatusReport.read(stateDirectory: directory.path + "/state").get())
+        #expect(report.running)
+        #expect(report.summary == ReservationSummary(ports: 3, services: 2, conflicts: 0))
+        #expect(report.rows.count == 6)
+        #expect(report.rows[0].service == "alpha" && report.rows[0].state == "held")
+        _ = daemon.handle(request(.release(["alpha"])))
+        #expect(daemon.statusChanged)
+        daemon.publishStatus()
+        #expect(!daemon.statusChanged)
+        let after = try #require(try StatusReport.read(stateDirectory: directory.path + "/state").get())
+        #expect(after.rows.filter { $0.service == "alpha" }.allSatisfy { $0.state == "released" })
+        daemon.stop(reason: "test")
+        let stopped = try #require(try StatusReport.read(stateDirectory: directory.path + "/state").get())
+        #expect(!stopped.running)
+        #expect(stopped.publisher?.state == .stopped(reason: "test"))
     }
 }
 
 @Suite struct ReleasedRecordTests {
-    @Test func theRecordGoesWhereItIsToldThenToSystemdsRuntimeDirectoryThenBesideTheSocket() {
-        #expect(ReleasedRecord(stateDirectory: "/var/tmp/x", socketPath: "/run/p/socket", runtimeDirectory: "/run/p/state").path
-            == "/var/tmp/x/released")
-        #expect(ReleasedRecord(stateDirectory: nil, socketPath: "/run/p/socket", runtimeDirectory: "/run/p/state:/run/other").path
-            == "/run/p/state/released")
-        #expect(ReleasedRecord(stateDirectory: nil, socketPath: "/run/p/socket", runtimeDirectory: nil).path == "/run/p/released")
-        #expect(ReleasedRecord(stateDirectory: nil, socketPath: "socket", runtimeDirectory: nil).path == "./released")
+    @Test func theStateGoesWhereItIsToldThenToSystemdsRuntimeDirectoryThenBesideTheSocket() {
+        #expect(StateDirectory.path(given: "/var/tmp/x", socketPath: "/run/p/socket", runtimeDirectory: "/run/p/state") == "/var/tmp/x")
+        #expect(StateDirectory.path(given: nil, socketPath: "/run/p/socket", runtimeDirectory: "/run/p/state:/run/other") == "/run/p/state")
+        #expect(StateDirectory.path(given: nil, socketPath: "/run/p/socket", runtimeDirectory: nil) == "/run/p/state")
+        #expect(StateDirectory.path(given: nil, socketPath: "socket", runtimeDirectory: nil) == "./state")
+    }
+
+    @Test func hostileRecordsAreRefusedWithoutBlockingOrExhaustingMemory() throws {
+        let directory = try TemporaryDirectory("record")
+        let state = directory.path + "/state"
+        let record = ReleasedRecord(StateDirectory(path: state))
+        #expect(try record.load().names.isEmpty)  // made, and empty
+        // CRLF from an editor, and lines that are no names, skipped with FILE:LINE.
+        try directory.write("state/released", "cups\r\nrsync\nbad name\n*\n\n")
+        let contents = try record.load()
+        #expect(contents.names == ["cups", "rsync"])
+        #expect(contents.badLines == 2)
+        #expect(contents.problems.first == "\(state)/released:3: service name \"bad name\" contains spaces, control or format characters")
+        // A FIFO would block a reader that opened it without O_NONBLOCK.
+        unlink(state + "/released")
+        #expect(mkfifo(state + "/released", 0o644) == 0)
+        #expect(throws: StateError("\(state)/released is not a regular file: refused")) { try record.load() }
+        #expect(throws: StateError.self) { try record.append(["cups"]) }
+        // A link is never followed, for reading or writing.
+        unlink(state + "/released")
+        try directory.write("elsewhere", "cups\n")
+        #expect(symlink(directory.path + "/elsewhere", state + "/released") == 0)
+        #expect(throws: StateError("\(state)/released is a symbolic link: refused, links are never followed here")) { try record.load() }
+        #expect(throws: StateError.self) { try record.append(["rsync"]) }
+        #expect(try String(contentsOfFile: directory.path + "/elsewhere", encoding: .utf8) == "cups\n")
+        // Huge: refused by its size, not read.
+        unlink(state + "/released")
+        let fd = open(state + "/released", O_WRONLY | O_CREAT, 0o644)
+        #expect(ftruncate(fd, off_t(ReleasedRecord.sizeLimit + 1)) == 0)
+        close(fd)
+        #expect(throws: StateError("\(state)/released is larger than \(ReleasedRecord.sizeLimit) bytes: refused")) { try record.load() }
+        // A temporary left by a crash does not stop the next rewrite.
+        unlink(state + "/released")
+        try directory.write("state/released", "cups\nrsync\n")
+        try directory.write("state/.released.new", "junk")
+        try record.remove(["cups"])
+        #expect(try record.load().names == ["rsync"])
+    }
+
+    @Test func aStateDirectoryOthersCanWriteIsRefused() throws {
+        let directory = try TemporaryDirectory("record")
+        let state = directory.path + "/state"
+        mkdir(state, 0o755)
+        chmod(state, 0o777)
+        #expect(throws: StateError("\(state) is writable by other users (mode 777): refused")) {
+            try ReleasedRecord(StateDirectory(path: state)).load()
+        }
+        rmdir(state)
+        #expect(symlink("/tmp", state) == 0)
+        #expect(throws: StateError("\(state) is not a directory (or is a link to one): refused")) {
+            try ReleasedRecord(StateDirectory(path: state)).load()
+        }
     }
 }

@@ -1,4 +1,8 @@
 import Testing
+import SystemCalls
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @testable import PortReserveCore
 
@@ -15,7 +19,7 @@ import Testing
     }
 
     @Test func versionedRequestsRoundTrip() {
-        for request in [Request.release(["cups", "rsync"]), .release(["*"]), .status, .reclaim(["cups"])] {
+        for request in [Request.release(["cups", "rsync"]), .release(["*"]), .reclaim(["cups"])] {
             #expect(RequestCodec.decode(RequestCodec.encode(request), truncated: false) == .success(request))
         }
         #expect(decode(".portreserve/1 release\ncups\nrsync\n") == .success(.release(["cups", "rsync"])))
@@ -24,11 +28,14 @@ import Testing
     @Test(arguments: [
         ("", "empty request"),
         ("\n", "empty request"),
-        ("two words", "service name \"two words\" contains spaces or control characters"),
+        ("two words", "service name \"two words\" contains spaces, control or format characters"),
+        ("evil\u{202E}txt", "service name \"evil\\u{202E}txt\" contains spaces, control or format characters"),
+        ("\u{1B}[2Jx", "service name \"\\u{1B}[2Jx\" contains spaces, control or format characters"),
         ("a/b", "service name \"a/b\" contains /"),
         (".portreserve/1 release\n", "release names no service"),
-        (".portreserve/1 release\nok\nbad name\n", "service name \"bad name\" contains spaces or control characters"),
-        (".portreserve/1 status\nextra\n", "status takes no arguments"),
+        (".portreserve/1 release\nok\nbad name\n", "service name \"bad name\" contains spaces, control or format characters"),
+        (".portreserve/1 status\n", "status is not served: portreserve status reads the file the daemon publishes"),
+        (".portreserve/1 explode\u{1B}]0;x\u{7}\n", "unknown operation \"explode\\u{1B}]0;x\\u{7}\""),
         (".portreserve/1 explode\n", "unknown operation \"explode\""),
         (".portreserve/2 release\ncups\n", "unknown request format \".portreserve/2 release\": expected \".portreserve/1 OPERATION\""),
         (String(repeating: "x", count: 256), "service name longer than 255 bytes"),
@@ -46,7 +53,7 @@ import Testing
     @Test func releaseRepliesRoundTrip() throws {
         let replies: [(String, ReleaseReply)] = [
             ("cups", .released([PortKey(631, .tcp), PortKey(631, .udp)])), ("rsync", .alreadyReleased),
-            ("nfs", .unknown), ("ypbind", .refused("only root may release ports (sender uid 1000)")),
+            ("nfs", .unknown),
             ("statd", .reclaimed(held: [PortKey(662, .tcp)], notHeld: [PortKey(662, .udp)])), ("nis", .reclaimed(held: [], notHeld: [])),
         ]
         let decoded = try RequestCodec.decodeReleaseReply(RequestCodec.encodeReleaseReply(replies)).get()
@@ -71,18 +78,47 @@ import Testing
         #expect(throws: RequestError("unknown operation \"x\"")) { try RequestCodec.decodeReleaseReply(payload).get() }
     }
 
-    @Test func largeStatusIsSplitIntoDatagramsThatEachFit() {
+    @Test func repliesAreNeverTakenForRequests() {
+        for header in ["error", "refused", "release more", "status end", "status more"] {
+            let result = decode(".portreserve/1 \(header)\nwhatever\n")
+            guard case .failure(let error) = result else {
+                Issue.record("\(header) was decoded as a request")
+                continue
+            }
+            #expect(error.isReply)
+        }
+        guard case .failure(let error) = decode(".portreserve/1 explode\n") else { return }
+        #expect(!error.isReply)
+    }
+
+    @Test func oneRefusalWhateverTheRequestNames() {
+        let payload = RequestCodec.encodeRefusal("only root may release ports (sender uid 1000)")
+        #expect(String(decoding: payload, as: UTF8.self) == ".portreserve/1 refused\nonly root may release ports (sender uid 1000)\n")
+    }
+
+    @Test func theStatusFileCarriesTheDaemonAndEveryRow() throws {
         let rows = (0..<3000).map {
             StatusRow(service: "service\($0)", port: PortKey(UInt16(10000 + $0), .tcp), family: .ipv4,
                       state: .held(3), sharedWith: [], since: 1_700_000_000)
-        }
-        let chunks = StatusCodec.encode(summary: .init(ports: 3000, services: 3000, conflicts: 0), rows: rows)
-        #expect(chunks.count > 1)
-        #expect(chunks.allSatisfy { $0.count <= RequestCodec.maximumReplySize })
-        #expect(chunks.dropLast().allSatisfy { $0.starts(with: Array(".portreserve/1 status more\n".utf8)) })
-        #expect(chunks.last!.starts(with: Array(".portreserve/1 status end\n".utf8)))
-        let lines = chunks.flatMap { String(decoding: $0, as: UTF8.self).split(separator: "\n").dropFirst() }
-        #expect(lines.count == 3001)
-        #expect(lines[1] == "row service0 10000/tcp ipv4 held 1700000000 - -")
+        } + [StatusRow(service: "evil", port: PortKey(9, .udp), family: .ipv6,
+                       state: .conflict(SystemError(call: "bind", errno: EADDRINUSE), holder: "x\nrow forged 1/tcp ipv4 held 1 - - (pid 7)"),
+                       sharedWith: [], since: 1_700_000_001)]
+        let bytes = StatusCodec.encode(pid: 42, state: .running, since: 1_700_000_000,
+                                       summary: .init(ports: 3001, services: 3001, conflicts: 1), rows: rows)
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == 3 + 3001)
+        #expect(lines[0] == "portreserve-status 1")
+        #expect(lines[1] == "daemon 42 running 1700000000 -")
+        #expect(lines[3] == "row service0 10000/tcp ipv4 held 1700000000 - -")
+        // A holder's name is the holder's to choose: it cannot add a line.
+        #expect(lines.last == "row evil 9/udp ipv6 conflict 1700000001 - Address already in use; x\\u{A}row forged 1/tcp ipv4 held 1 - - (pid 7)")
+        let report = try StatusReport.decode(bytes, isAlive: { $0 == 42 }).get()
+        #expect(report.running)
+        #expect(report.rows.count == 3001)
+        #expect(try !StatusReport.decode(bytes, isAlive: { _ in false }).get().running)
+        let stopped = StatusCodec.encode(pid: 42, state: .stopped(reason: "SIGTERM"), since: 1_700_000_100, summary: .init(), rows: [])
+        let report2 = try StatusReport.decode(stopped, isAlive: { _ in true }).get()
+        #expect(!report2.running)
+        #expect(report2.publisher?.state == .stopped(reason: "SIGTERM"))
     }
 }

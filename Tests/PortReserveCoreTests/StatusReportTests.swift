@@ -11,9 +11,13 @@ import TestSupport
         StatusRow(service: "rsync", port: PortKey(873, .udp), family: .ipv4, state: .released(by: "rsync"), sharedWith: [], since: 200),
     ]
 
-    @Test func theDaemonsDatagramsDecodeIntoTheSameRows() throws {
+    func published(_ summary: ReservationSummary) -> [UInt8] {
+        StatusCodec.encode(pid: 7, state: .running, since: 100, summary: summary, rows: rows)
+    }
+
+    @Test func thePublishedFileDecodesIntoTheSameRows() throws {
         let summary = ReservationSummary(ports: 1, services: 1, conflicts: 1)
-        let report = try StatusReport.decode(StatusCodec.encode(summary: summary, rows: rows)).get()
+        let report = try StatusReport.decode(published(summary), isAlive: { _ in true }).get()
         #expect(report.running)
         #expect(report.summary == summary)
         #expect(report.rows.map(\.state) == ["held", "conflict", "released"])
@@ -23,12 +27,16 @@ import TestSupport
     }
 
     @Test func malformedStatusIsAnError() {
-        let datagram = Array(".portreserve/1 status end\nrow cups 631/xtcp ipv4 held 1 - -\n".utf8)
-        #expect(throws: RequestError.self) { try StatusReport.decode([datagram]).get() }
+        let file = Array("portreserve-status 1\ndaemon 7 running 1 -\nrow cups 631/xtcp ipv4 held 1 - -\n".utf8)
+        #expect(throws: RequestError.self) { try StatusReport.decode(file, isAlive: { _ in true }).get() }
+        let noDaemon = Array("portreserve-status 1\nsummary 0 0 0\n".utf8)
+        #expect(throws: RequestError("the status file names no daemon")) { try StatusReport.decode(noDaemon, isAlive: { _ in true }).get() }
+        let otherVersion = Array("portreserve-status 2\n".utf8)
+        #expect(throws: RequestError.self) { try StatusReport.decode(otherVersion, isAlive: { _ in true }).get() }
     }
 
     @Test func jsonFollowsTheDocumentedSchema() throws {
-        let report = try StatusReport.decode(StatusCodec.encode(summary: ReservationSummary(ports: 1, services: 1, conflicts: 1), rows: rows)).get()
+        let report = try StatusReport.decode(published(ReservationSummary(ports: 1, services: 1, conflicts: 1)), isAlive: { _ in true }).get()
         #expect(report.json().hasPrefix(
             #"{"version":1,"running":true,"summary":{"ports":1,"services":1,"conflicts":1},"reservations":[{"service":"cups","port":631,"protocol":"tcp","family":"ipv4","state":"held","since":100,"shared_with":["print"],"detail":null},"#))
         #expect(StatusReport.quoted("a\"b\\c\nd\u{1}") == #""a\"b\\c\nd\u0001""#)
