@@ -12,6 +12,7 @@ MANDIR      ?= $(PREFIX)/share/man
 SYSCONFDIR  ?= /etc
 VENDORDIR   ?= $(PREFIX)/lib/portreserve
 CATALOGDIR  ?= $(PREFIX)/lib/systemd/catalog
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 UNITDIR     ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
@@ -62,6 +63,7 @@ install: all
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$unit) || exit 1; \
 	done
 	install -D -m 0644 catalog/portreserve.catalog $(DESTDIR)$(CATALOGDIR)/portreserve.catalog
+	install -D -m 0644 units/portreserve.sysusers $(DESTDIR)$(SYSUSERSDIR)/portreserve.conf
 	install -D -m 0644 man/portreserve.8 $(DESTDIR)$(MANDIR)/man8/portreserve.8
 	install -D -m 0644 man/portrelease.8 $(DESTDIR)$(MANDIR)/man8/portrelease.8
 	install -D -m 0644 man/portreserve.d.5 $(DESTDIR)$(MANDIR)/man5/portreserve.d.5
@@ -76,7 +78,7 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/portreserve $(DESTDIR)$(SBINDIR)/portrelease $(DESTDIR)$(LIBEXECDIR)/portreserve-cli
 	-rmdir $(DESTDIR)$(LIBEXECDIR)
 	rm -f $(DESTDIR)$(UNITDIR)/portreserve.socket $(DESTDIR)$(UNITDIR)/portreserve.service $(DESTDIR)$(UNITDIR)/portrelease@.service
-	rm -f $(DESTDIR)$(CATALOGDIR)/portreserve.catalog
+	rm -f $(DESTDIR)$(CATALOGDIR)/portreserve.catalog $(DESTDIR)$(SYSUSERSDIR)/portreserve.conf
 	rm -f $(DESTDIR)$(MANDIR)/man8/portreserve.8 $(DESTDIR)$(MANDIR)/man8/portrelease.8 $(DESTDIR)$(MANDIR)/man5/portreserve.d.5
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/portreserve $(DESTDIR)$(BASHCOMPDIR)/portrelease
 	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_portreserve $(DESTDIR)$(ZSHCOMPDIR)/_portrelease

@@ -104,6 +104,9 @@ public final class Daemon {
             events += table.add(service)
         }
         let discarded = store.discardUnclaimed()
+        // Published before READY=1: `systemctl start portreserve && portreserve status` must see
+        // this daemon, not the last one.
+        publishStatus()
         serviceManager.notify([.ready, .status(statusText)])
         store.defer = false
         store.flush()
@@ -167,6 +170,7 @@ public final class Daemon {
         reportFailures(failures)
         reportLeftOutOfStore()
         logger.info("reloaded: \(statusText)", metadata: ["MESSAGE_ID": "\(MessageID.ready)"])
+        publishStatus()
         serviceManager.notify([.ready, .status(statusText)])
     }
 
@@ -317,8 +321,8 @@ public final class Daemon {
         return due.map { max(0, $0 - clock()) }
     }
 
-    /// Writes the status file when the table changed since it was last written. The loop calls
-    /// it once per batch of requests, after the replies: a release never waits for it.
+    /// Writes the status file when the table changed since it was last written: before READY=1,
+    /// and once per batch of requests, before their replies go out.
     public func publishStatus(stopped reason: String? = nil) {
         guard statusChanged || reason != nil else { return }
         statusChanged = false

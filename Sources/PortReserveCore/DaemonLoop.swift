@@ -64,7 +64,6 @@ public final class DaemonLoop: @unchecked Sendable {
         // Requests may already be queued: a portrelease that socket-activated us is waiting.
         serveQueued()
         while !daemon.isFinished {
-            daemon.publishStatus()
             daemon.logSuppressed()
             var pollers = [
                 pollfd(fd: control, events: Int16(POLLIN), revents: 0),
@@ -96,8 +95,22 @@ public final class DaemonLoop: @unchecked Sendable {
 
     /// Handles the datagrams queued on the control socket, up to `datagramsPerTurn`, without
     /// blocking: every send is non-blocking, and a reply that does not fit is dropped (its
-    /// client sends again).
+    /// client sends again). The replies go out once the status is published, so whoever a reply
+    /// has told "released" reads "released" in `portreserve status` too; one publication serves
+    /// the whole batch.
     private func serveQueued() {
+        var answers: [(UnixAddress, [[UInt8]])] = []
+        defer {
+            daemon.publishStatus()
+            for (sender, replies) in answers {
+                for reply in replies {
+                    do { try sendDatagram(control, reply, to: sender, nonBlocking: true) } catch {
+                        // The sender gave up or is gone; the release itself is done either way.
+                        logger.debug("cannot answer \(sender): \(error)")
+                    }
+                }
+            }
+        }
         for _ in 0..<Self.datagramsPerTurn {
             let datagram: ReceivedDatagram?
             do {
@@ -108,12 +121,8 @@ public final class DaemonLoop: @unchecked Sendable {
             }
             guard let datagram else { return }
             closer.close(datagram.descriptors)  // nobody may plant descriptors on us
-            for reply in daemon.handle(datagram) {
-                do { try sendDatagram(control, reply, to: datagram.sender, nonBlocking: true) } catch {
-                    // The sender gave up or is gone; the release itself is done either way.
-                    logger.debug("cannot answer \(datagram.sender): \(error)")
-                }
-            }
+            let replies = daemon.handle(datagram)
+            if !replies.isEmpty { answers.append((datagram.sender, replies)) }
         }
     }
 }

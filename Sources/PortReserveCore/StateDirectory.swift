@@ -38,14 +38,27 @@ public final class StateDirectory: @unchecked Sendable {
     }
 
     /// The directory's descriptor, made (mode 0755, so anyone can read the status) when missing.
-    /// Refused when it is a link, not ours, or writable by others.
+    /// Refused when it is not ours or others can write it. A link is followed only where nobody
+    /// but root (or we) could have made it, as systemd does for some runtime directories.
     func open() throws(StateError) -> CInt {
         if let descriptor { return descriptor }
-        do { try makeDirectories(path) } catch { throw StateError(error.description) }
+        do {
+            try makeDirectories(path)
+            if let link = try linkStatus(path), link.st_mode & S_IFMT == S_IFLNK {
+                let parent = parentDirectory(of: path).isEmpty ? "." : parentDirectory(of: path)
+                var info = stat()
+                if stat(parent, &info) != 0 || info.st_mode & 0o022 != 0 || (info.st_uid != 0 && info.st_uid != geteuid()) {
+                    throw StateError("\(path) is a link in \(parent), which others can write: refused, such links are never followed")
+                }
+            }
+        } catch let error as StateError {
+            throw error
+        } catch {
+            throw StateError("\(error)")
+        }
         let fd: CInt
-        do { fd = try openDirectory(path) } catch {
-            throw StateError(error.errno == ELOOP || error.errno == ENOTDIR
-                ? "\(path) is not a directory (or is a link to one): refused" : error.description)
+        do { fd = try openDirectory(path, followingLinks: true) } catch {
+            throw StateError(error.errno == ENOTDIR ? "\(path) is not a directory: refused" : error.description)
         }
         do {
             let info = try fileStatus(fd, subject: path)

@@ -71,7 +71,8 @@ public struct StatusReport: Equatable, Sendable {
     /// in this boot). Anyone may read it; a link, a FIFO or a huge file there is refused.
     public static func read(stateDirectory: String) -> Result<StatusReport?, RequestError> {
         let directory: CInt
-        do { directory = try openDirectory(stateDirectory) } catch {
+        // The directory may be systemd's link to /run/private/; the file in it is never a link.
+        do { directory = try openDirectory(stateDirectory, followingLinks: true) } catch {
             if error.errno == ENOENT { return .success(nil) }
             return .failure(RequestError(error.description))
         }

@@ -47,9 +47,11 @@ public func parentDirectory(of path: String) -> String {
 // Files in a directory the caller owns, always named relative to its descriptor and never
 // through a symbolic link: a path someone else controls is never followed.
 
-/// Opens the directory `path` (not a link to one) for the `*At` calls below. Wraps `open(2)`.
-public func openDirectory(_ path: String) throws(SystemError) -> CInt {
-    try retryingInterrupts("open", subject: path) { open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+/// Opens the directory `path` for the `*At` calls below; a link to a directory is followed only
+/// with `followingLinks`. Wraps `open(2)`.
+public func openDirectory(_ path: String, followingLinks: Bool = false) throws(SystemError) -> CInt {
+    let flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (followingLinks ? 0 : O_NOFOLLOW)
+    return try retryingInterrupts("open", subject: path) { open(path, flags) }
 }
 
 /// What `fstat(2)` says of `fd`.

@@ -120,7 +120,7 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let configuration = location.loader.load()
-        let findings = ConfigurationCheck.findings(configuration)
+        let findings = ConfigurationCheck.findings(configuration, directories: location.loader.directories)
         for finding in findings { print(finding) }
         if !findings.isEmpty { throw ExitCode.failure }
         let ports = Set(configuration.services.flatMap(\.ports)).count

@@ -40,7 +40,7 @@ import TestSupport
         #expect(flood.sent >= 100_000 || soakSeconds != nil)
         #expect(daemon.process.isRunning)
         #expect(isHeld(ports[20]))
-        // A last status round trip: the daemon is not only alive but answering.
+        // The published status is still whole after the flood (the releases above show it answers).
         #expect(try run(product("portreserve"), ["status", "--socket", daemon.socketPath]).status == 0)
         let descriptors = try openDescriptors(of: pid)
         let listing = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").sorted()) ?? []

@@ -38,6 +38,19 @@ import TestSupport
         #expect(first.process.isRunning && isHeld(port))
     }
 
+    @Test func somethingElseAtTheSocketPathIsNeverReplaced() throws {
+        let directory = try TemporaryDirectory("not-a-socket")
+        try FileManager.default.createDirectory(atPath: directory.path + "/run/socket", withIntermediateDirectories: true)
+        try directory.write("conf/svc", "\(unusedPorts(1)[0])\n")
+        let result = try run(product("portreserve"), ["--config-dir", directory.path + "/conf", "--socket", directory.path + "/run/socket"],
+                             adding: ["JOURNAL_STREAM": "0:0"])
+        #expect(result.status == 1)
+        #expect(result.standardError.contains(
+            "\(directory.path)/run/socket exists and is not a socket: refusing to replace it (remove it, or choose another --socket)"))
+        var info = stat()
+        #expect(lstat(directory.path + "/run/socket", &info) == 0 && info.st_mode & S_IFMT == S_IFDIR)
+    }
+
     @Test func aStaleSocketFileIsReplaced() throws {
         let directory = try TemporaryDirectory("stale")
         try FileManager.default.createDirectory(atPath: directory.path + "/run", withIntermediateDirectories: true)
@@ -114,7 +127,7 @@ import TestSupport
     @Test(arguments: [
         ([String](), "Error: Missing expected argument '<name> ...'"),
         (["--timeout=-1", "cups"], "Error: --timeout must be between 0 and 86400 seconds, got -1.0"),
-        (["bad name"], "Error: service name \"bad name\" contains spaces or control characters"),
+        (["bad name"], "Error: service name \"bad name\" contains spaces, control or format characters"),
         (["a/b"], "Error: service name \"a/b\" contains /"),
         (["--timeout", "soon", "cups"], "Error: The value 'soon' is invalid for '--timeout <seconds>'"),
         (["--frobnicate", "cups"], "Error: Unknown option '--frobnicate'"),

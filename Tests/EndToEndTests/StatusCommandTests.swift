@@ -45,4 +45,18 @@ import TestSupport
         #expect(clean.status == 0)
         #expect(clean.standardOutput == "1 services, 2 ports: no problems\n")
     }
+
+    @Test func checkReportsFilesTheDaemonsUserCannotRead() throws {
+        let directory = try TemporaryDirectory("check")
+        let secret = try directory.write("conf/secret", "48631\n")
+        try directory.write("conf/open", "48632\n")
+        chmod(secret, 0o600)  // as the C daemon's installs often left them: it ran as root
+        let result = try run(product("portreserve"), ["check", "--config-dir", directory.path + "/conf"])
+        #expect(result.status == 1)
+        #expect(result.standardOutput == "\(secret): the user portreserve cannot read it (mode 600); the daemon runs as portreserve "
+            + "and will skip it at boot: chmod o+r \(secret)\n")
+        chmod(directory.path + "/conf", 0o700)
+        let hidden = try run(product("portreserve"), ["check", "--config-dir", directory.path + "/conf"])
+        #expect(hidden.standardOutput.hasPrefix("\(directory.path)/conf: the user portreserve cannot list it (mode 700)"))
+    }
 }

@@ -378,10 +378,23 @@ final class RecordingServiceManager: ServiceManaging {
         #expect(throws: StateError("\(state) is writable by other users (mode 777): refused")) {
             try ReleasedRecord(StateDirectory(path: state)).load()
         }
+        // A link is followed only where nobody but root could have made it, and then the
+        // directory it leads to is checked the same way.
         rmdir(state)
         #expect(symlink("/tmp", state) == 0)
-        #expect(throws: StateError("\(state) is not a directory (or is a link to one): refused")) {
+        #expect(throws: StateError("/tmp is writable by other users (mode 1777): refused".replacingOccurrences(of: "/tmp", with: state))) {
             try ReleasedRecord(StateDirectory(path: state)).load()
         }
+        let shared = directory.path + "/shared"
+        mkdir(shared, 0o755)
+        chmod(shared, 0o1777)
+        mkdir(directory.path + "/mine", 0o755)
+        #expect(symlink(directory.path + "/mine", shared + "/state") == 0)
+        #expect(throws: StateError("\(shared)/state is a link in \(shared), which others can write: refused, such links are never followed")) {
+            try ReleasedRecord(StateDirectory(path: shared + "/state")).load()
+        }
+        unlink(state)
+        #expect(symlink(directory.path + "/mine", state) == 0)
+        #expect(try ReleasedRecord(StateDirectory(path: state)).load().names.isEmpty)
     }
 }

@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 import TestSupport
 
 @testable import PortReserveCore
@@ -60,6 +63,7 @@ import TestSupport
 @Suite struct ConfigurationCheckTests {
     @Test func overlapsAndRepeatsAreFoundWithFileAndLine() throws {
         let etc = try TemporaryDirectory("check")
+        chmod(etc.path, 0o755)  // as /etc/portreserve is
         let a = try etc.write("a", "631/tcp\n873\n631\n")
         let b = try etc.write("b", "# b\nbogus\n873/udp\n")
         let configuration = ConfigurationLoader(directories: [etc.path], servicesDatabase: testDatabase).load()
@@ -72,6 +76,7 @@ import TestSupport
 
     @Test func aCleanConfigurationHasNoFindings() throws {
         let etc = try TemporaryDirectory("check")
+        chmod(etc.path, 0o755)
         try etc.write("a", "631\n")
         try etc.write("b", "873/tcp\n")
         #expect(ConfigurationCheck.findings(ConfigurationLoader(directories: [etc.path], servicesDatabase: testDatabase).load()).isEmpty)
