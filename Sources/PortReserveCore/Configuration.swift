@@ -82,7 +82,13 @@ public struct ConfigurationLoader: Sendable {
         for directory in directories {
             let names: [String]
             switch ConfigurationFiles.list(directory) {
-            case .success(let listed): names = listed
+            case .success(let listed):
+                names = listed.names
+                for name in listed.undecodable {
+                    problems.append(ConfigurationProblem(
+                        file: directory, line: nil,
+                        message: "ignored \"\(printable(bytes: name))\": a service name must be valid UTF-8"))
+                }
             case .failure(let error):
                 problems.append(ConfigurationProblem(file: directory, line: nil, message: "cannot read directory: \(error.reason)"))
                 continue

@@ -16,16 +16,20 @@ enum ConfigurationFiles {
     /// Configuration files are small; anything larger is a mistake, not a configuration.
     static let maximumSize = 16 << 20
 
-    /// The names in `directory` that may be service files (no `.`, no `~`), sorted. A missing
-    /// directory is empty, since the vendor directory usually does not exist.
-    static func list(_ directory: String) -> Swift.Result<[String], SystemError> {
+    /// The names in `directory` that may be service files (no `.`, no `~`), sorted, and those
+    /// that are not UTF-8 (which no request can name), as bytes, for the message that skips them.
+    /// A missing directory is empty, since the vendor directory usually does not exist.
+    static func list(_ directory: String) -> Swift.Result<(names: [String], undecodable: [[UInt8]]), SystemError> {
         do {
+            var names: [String] = [], undecodable: [[UInt8]] = []
             // Bytes, not Characters: the names are compared a thousand at a time at start-up.
-            return .success(try directoryEntries(directory).filter { name in
-                !name.utf8.contains(UInt8(ascii: ".")) && !name.utf8.contains(UInt8(ascii: "~"))
-            }.sorted())
+            for bytes in try directoryEntryBytes(directory)
+            where !bytes.contains(UInt8(ascii: ".")) && !bytes.contains(UInt8(ascii: "~")) {
+                if let name = String(validating: bytes, as: UTF8.self) { names.append(name) } else { undecodable.append(bytes) }
+            }
+            return .success((names.sorted(), undecodable))
         } catch where error.errno == ENOENT || error.errno == ENOTDIR {
-            return .success([])
+            return .success(([], []))
         } catch {
             return .failure(error)
         }

@@ -4,12 +4,17 @@ import Glibc
 
 /// The names in a directory, without `.` and `..`. Wraps `opendir(3)` and `readdir(3)`.
 public func directoryEntries(_ path: String) throws(SystemError) -> [String] {
+    try directoryEntryBytes(path).map { String(decoding: $0, as: UTF8.self) }
+}
+
+/// The names in a directory as the kernel has them, bytes that need not be UTF-8.
+public func directoryEntryBytes(_ path: String) throws(SystemError) -> [[UInt8]] {
     guard let handle = opendir(path) else { throw SystemError(call: "opendir", subject: path, errno: errno) }
     defer { closedir(handle) }
-    var names: [String] = []
+    var names: [[UInt8]] = []
     while let entry = readdir(handle) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-        if name != "." && name != ".." { names.append(name) }
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
+        if name != [0x2E] && name != [0x2E, 0x2E] { names.append(name) }
     }
     return names
 }

@@ -61,11 +61,46 @@ func load(_ directories: String...) -> Configuration {
 
     @Test func theByteFastPathAgreesWithTheFullParser() {
         let lines = ["631", " 631/tcp ", "631/UDP # printing", "00631", "0", "65535", "65536", "000000631", "631/tcpx",
-                     "631/", "ipp", "rsync/udp", "", "# only a comment", "\t873\r", "a b", "1/tcp/udp"]
+                     "631/", "ipp", "rsync/udp", "", "# only a comment", "\t873\r", "a b", "1/tcp/udp",
+                     "000047208", "047209", "0000000000000000000001/tcp", "99999999999999999999999", "000000"]
         for line in lines {
             #expect(EntryParser.parse(bytes: ArraySlice(line.utf8), servicesDatabase: testDatabase) == parse(line), "\(line)")
         }
         #expect(EntryParser.parse(bytes: [0x36, 0xFF], servicesDatabase: testDatabase) == nil)
+    }
+
+    @Test func aNumberMeansItsValueWhateverItsLeadingZeros() {
+        #expect(parse("000047208") == .ports(text: "000047208", [PortKey(47208, .tcp), PortKey(47208, .udp)]))
+        #expect(parse("047209/udp") == .ports(text: "047209/udp", [PortKey(47209, .udp)]))
+        #expect(parse("0065536") == .invalid("port 0065536 is out of range 1-65535"))
+        #expect(parse("000") == .invalid("port 000 is out of range 1-65535"))
+    }
+
+    @Test func whatALineHoldsIsEscapedAndCutInMessages() {
+        #expect(parse("bad\u{202E}name x") == .invalid("expected one service name or port per line, found \"bad\\u{202E}name x\""))
+        guard case .invalid(let message) = parse(String(repeating: "z", count: 10_000) + " x") else {
+            Issue.record("a long bad line was accepted")
+            return
+        }
+        #expect(message.count < 200)
+    }
+
+    @Test func fileNamesThatAreNotTextStillGiveOneFileLinePrefix() {
+        #expect(ConfigurationProblem(file: "/etc/portreserve/a\nb", line: 3, message: "m").description == "/etc/portreserve/a\\u{A}b:3: m")
+        #expect(printable(bytes: Array("/etc/p/x".utf8) + [0xFF, 0x41]) == "/etc/p/x\\xFFA")
+    }
+
+    @Test func aFileNameThatIsNotUTF8IsSkippedByName() throws {
+        let etc = try TemporaryDirectory("conf")
+        try etc.write("good", "631\n")
+        let bad = Array((etc.path + "/bad").utf8) + [0xFF]
+        let raw = bad.map { CChar(bitPattern: $0) } + [0]
+        let fd = raw.withUnsafeBufferPointer { open($0.baseAddress!, O_WRONLY | O_CREAT, 0o644) }
+        #expect(fd >= 0)
+        close(fd)
+        let configuration = ConfigurationLoader(directories: [etc.path], servicesDatabase: testDatabase).load()
+        #expect(configuration.services.map(\.name) == ["good"])
+        #expect(configuration.problems.map(\.description) == ["\(etc.path): ignored \"bad\\xFF\": a service name must be valid UTF-8"])
     }
 
     @Test func linesMayBeAnyLength() {
