@@ -44,6 +44,9 @@ public final class Daemon {
     /// Bad datagrams and refused senders are anyone's to send: their journal entries are budgeted.
     private var badRequestLog = LogBudget(limit: 10, window: 60)
     private var refusalLog = LogBudget(limit: 10, window: 60)
+    /// Releases of names nothing is reserved under change nothing: budgeted too, so that even root
+    /// asking in a loop cannot flood the journal with them.
+    private var unknownNameLog = LogBudget(limit: 10, window: 60)
     /// Seconds on a clock that only goes forward; settable for tests.
     var clock: () -> Int = { monotonicSeconds() }
     /// The published status is behind the table: `publishStatus()` has work to do.
@@ -313,11 +316,15 @@ public final class Daemon {
             logger.warning("\(count) more refused requests in the last \(refusalLog.window) s were not logged",
                            metadata: ["MESSAGE_ID": "\(MessageID.refused)", "PORTRESERVE_SUPPRESSED": "\(count)"])
         }
+        if let count = unknownNameLog.takeSuppressed(now: now) {
+            logger.info("\(count) more releases of names nothing is reserved under in the last \(unknownNameLog.window) s were not logged",
+                        metadata: ["PORTRESERVE_SUPPRESSED": "\(count)"])
+        }
     }
 
     /// Seconds until `logSuppressed` has something to say, or nil.
     public var secondsUntilLogSummary: Int? {
-        let due = [badRequestLog.summaryDue, refusalLog.summaryDue].compactMap { $0 }.min()
+        let due = [badRequestLog.summaryDue, refusalLog.summaryDue, unknownNameLog.summaryDue].compactMap { $0 }.min()
         return due.map { max(0, $0 - clock()) }
     }
 
@@ -408,7 +415,7 @@ public final class Daemon {
             }
         }
         // One entry per request, however many names it lists that nothing is reserved under.
-        if !unknown.isEmpty {
+        if !unknown.isEmpty && unknownNameLog.allows(now: clock()) {
             let shown = unknown.prefix(5).map(printable).joined(separator: " ") + (unknown.count > 5 ? " and \(unknown.count - 5) more" : "")
             var metadata = sender.fields
             metadata["PORTRESERVE_SERVICE"] = .array(unknown.prefix(5).map { "\($0)" })
