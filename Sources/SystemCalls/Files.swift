@@ -99,20 +99,8 @@ public enum OwnFileError: Error, Equatable, CustomStringConvertible, Sendable {
 /// or nil when there is none. A link, a FIFO or anything larger than `limit` bytes is refused
 /// without blocking or reading it. `subject` names the file in errors.
 public func readOwnFile(_ directory: CInt, _ name: String, limit: Int, subject: String) throws(OwnFileError) -> [UInt8]? {
-    let fd: CInt
-    do {
-        fd = try retryingInterrupts("open", subject: subject) {
-            openat(directory, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
-        }
-    } catch where error.errno == ENOENT {
-        return nil
-    } catch {
-        throw .system(error)
-    }
+    guard let (fd, info) = try openOwnFile(directory, name, O_RDONLY, subject: subject) else { return nil }
     defer { closeDescriptor(fd) }
-    let info: stat
-    do { info = try fileStatus(fd, subject: subject) } catch { throw .system(error) }
-    guard info.st_mode & S_IFMT == S_IFREG else { throw .notRegular(subject) }
     guard info.st_size <= limit else { throw .tooLarge(subject, limit: limit) }
     var bytes = [UInt8](repeating: 0, count: Int(info.st_size) + 1)
     var filled = 0
@@ -132,19 +120,37 @@ public func readOwnFile(_ directory: CInt, _ name: String, limit: Int, subject: 
 /// Appends `bytes` to the regular file `name` in `directory` with one write, creating it with
 /// `mode`; a link or a FIFO there is refused. A crash leaves whole lines when each call is one.
 public func appendToOwnFile(_ directory: CInt, _ name: String, _ bytes: [UInt8], mode: mode_t, subject: String) throws(OwnFileError) {
+    guard let (fd, _) = try openOwnFile(directory, name, O_WRONLY | O_APPEND | O_CREAT, mode: mode, subject: subject) else {
+        throw .system(SystemError(call: "open", subject: subject, errno: ENOENT))
+    }
+    defer { closeDescriptor(fd) }
+    do { try writeWhole(fd, bytes, subject: subject) } catch { throw .system(error) }
+}
+
+/// Opens the regular file `name` in `directory` with `flags`, never through a link and without
+/// blocking on a FIFO, and returns it with its status; nil when it does not exist.
+private func openOwnFile(_ directory: CInt, _ name: String, _ flags: CInt, mode: mode_t = 0,
+                         subject: String) throws(OwnFileError) -> (CInt, stat)? {
     let fd: CInt
     do {
         fd = try retryingInterrupts("open", subject: subject) {
-            openat(directory, name, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode)
+            openat(directory, name, flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode)
         }
+    } catch where error.errno == ENOENT {
+        return nil
     } catch {
         throw .system(error)
     }
-    defer { closeDescriptor(fd) }
     let info: stat
-    do { info = try fileStatus(fd, subject: subject) } catch { throw .system(error) }
-    guard info.st_mode & S_IFMT == S_IFREG else { throw .notRegular(subject) }
-    do { try writeWhole(fd, bytes, subject: subject) } catch { throw .system(error) }
+    do { info = try fileStatus(fd, subject: subject) } catch {
+        closeDescriptor(fd)
+        throw .system(error)
+    }
+    guard info.st_mode & S_IFMT == S_IFREG else {
+        closeDescriptor(fd)
+        throw .notRegular(subject)
+    }
+    return (fd, info)
 }
 
 /// Replaces `name` in `directory` with `bytes` through a temporary file and rename(2), so a
