@@ -194,7 +194,7 @@ final class RecordingServiceManager: ServiceManaging {
         #expect(daemon.table.heldSocketCount == 6)
     }
 
-    @Test func descriptorsSentToTheDaemonAreClosed() throws {
+    @Test func passedDescriptorsAreClosedOffTheLoopsThread() throws {
         let daemon = makeDaemon()
         daemon.start()
         var fds: [CInt] = [0, 0]
