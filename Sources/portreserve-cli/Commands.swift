@@ -75,7 +75,7 @@ struct Run: ParsableCommand {
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show what the daemon holds (any user may ask).",
+        abstract: "Show what the daemon holds (any user may read it).",
         discussion: """
             Reads the status the daemon publishes in its state directory (nobody needs to reach the control \
             socket) and prints one row per service, port, protocol and family with its state (held, conflict, \
