@@ -46,6 +46,7 @@ let optionSpecs = [
     OptionSpec(long: "socket", short: nil, valueName: "path", help: "The control socket."),
     OptionSpec(long: "quiet", short: "q", valueName: nil, help: "Print nothing, not even errors; the exit status tells."),
     OptionSpec(long: "verbose", short: "v", valueName: nil, help: "Print what happened to each name."),
+    OptionSpec(long: "version", short: nil, valueName: nil, help: "Show the version."),
     OptionSpec(long: "help", short: "h", valueName: nil, help: "Show help information."),
 ]
 
@@ -140,6 +141,9 @@ func parse(_ arguments: ArraySlice<String>) -> Result<Options, UsageError> {
             writeAll(script, to: 1)
             exit(0)
         case "-h", "--help": return .failure(UsageError(message: nil))
+        case "--version":
+            writeAll(Version.current + "\n", to: 1)
+            exit(0)
         case "-q", "--quiet": options.quiet = true
         case "-v", "--verbose": options.verbose = true
         case "--socket":

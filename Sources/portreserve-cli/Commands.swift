@@ -17,6 +17,7 @@ struct Portreserve: ParsableCommand {
             when `portrelease NAME` asks. Exits once everything is released. Under systemd the control \
             socket comes from portreserve.socket; without it the daemon creates it.
             """,
+        version: Version.current,
         subcommands: [Run.self, Status.self, Check.self, Reclaim.self],
         defaultSubcommand: Run.self
     )
@@ -66,10 +67,22 @@ struct Run: ParsableCommand {
         guard descriptorStoreLimit >= 0 else { throw ValidationError("--fd-store-max must be 0 or more") }
     }
 
-    /// `portreserve` runs the daemon itself whenever its own parser accepts the options, so this
-    /// is reached only for what that parser refused and ArgumentParser did not (an empty value).
+    /// `portreserve` runs the daemon itself whenever its own parser accepts the options, and
+    /// hands everything else here. So this is reached either for what that parser refused and
+    /// ArgumentParser did not (an empty value), or when portreserve-cli was run by hand, where it
+    /// does what `portreserve` would: it runs the daemon, the program beside it or in sbin.
     func run() throws {
-        throw ValidationError("the daemon cannot start with these options: \(CommandLine.arguments.dropFirst().joined(separator: " "))")
+        if environmentValue(handedOverVariable) != nil {
+            throw ValidationError("the daemon cannot start with these options: \(CommandLine.arguments.dropFirst().joined(separator: " "))")
+        }
+        let candidates = daemonCandidates(executable: linkTarget("/proc/self/exe"))
+        guard let path = candidates.first(where: { access($0, X_OK) == 0 }) else {
+            throw CommandFailure("portreserve-cli runs portreserve's commands; the daemon itself is portreserve, "
+                + "which was not found at \(candidates.joined(separator: ", "))")
+        }
+        let argv = (["portreserve"] + CommandLine.arguments.dropFirst()).map { strdup($0) } + [nil]
+        execv(path, argv)
+        throw CommandFailure("portreserve-cli: cannot run \(path): \(SystemError(call: "execv", errno: errno).reason)")
     }
 }
 
@@ -191,4 +204,21 @@ struct Reclaim: ParsableCommand {
 struct CommandFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Set by `portreserve` when it hands its arguments here, so that arguments its own parser
+/// refused are never handed back to it.
+let handedOverVariable = "PORTRESERVE_HANDED_OVER"
+
+/// Where the daemon may be, from portreserve-cli's own place: beside it (a build tree), in
+/// `PREFIX/sbin` for `PREFIX/libexec/portreserve/portreserve-cli`, and in /usr/sbin.
+func daemonCandidates(executable: String?) -> [String] {
+    var candidates: [String] = []
+    if let executable, executable.hasPrefix("/") {
+        let directory = parentDirectory(of: executable)
+        candidates.append(directory + "/portreserve")
+        candidates.append(parentDirectory(of: parentDirectory(of: directory)) + "/sbin/portreserve")
+    }
+    if !candidates.contains("/usr/sbin/portreserve") { candidates.append("/usr/sbin/portreserve") }
+    return candidates
 }

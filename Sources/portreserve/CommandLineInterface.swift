@@ -28,6 +28,7 @@ func runCommandLineInterface(_ arguments: ArraySlice<String>) -> Int32 {
         return 69  // EX_UNAVAILABLE
     }
     let argv = (["portreserve"] + arguments).map { strdup($0) } + [nil]
+    setenv("PORTRESERVE_HANDED_OVER", "1", 1)  // portreserve-cli never hands them back
     execv(path, argv)
     writeAll("portreserve: cannot run \(path): \(SystemError(call: "execv", errno: errno).reason)\n")
     return 69

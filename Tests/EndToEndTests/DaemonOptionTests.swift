@@ -12,7 +12,7 @@ import TestSupport
         #expect(help.status == 0)
         for option in Self.options { #expect(help.standardOutput.contains(option), "\(option)") }
         let listed = help.standardOutput.split(separator: "\n").filter { $0.hasPrefix("  -") }
-        #expect(listed.count == Self.options.count + 1)  // and -h, --help
+        #expect(listed.count == Self.options.count + 2)  // and --version, -h, --help
     }
 
     @Test(arguments: [["run"], []])
@@ -55,5 +55,27 @@ import TestSupport
         }
         let subcommand = try run(product("portreserve"), ["check", "--config-dir", "/nonexistent"])
         #expect(subcommand.status == 0)
+    }
+
+    @Test func portreserveCliRunByHandRunsTheDaemon() throws {
+        let port = unusedPorts(1)[0]
+        let directory = try TemporaryDirectory("cli-run")
+        try directory.write("conf/svc", "\(port)\n")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: product("portreserve-cli"))
+        process.arguments = ["--config-dir", directory.path + "/conf", "--socket", directory.path + "/run/socket"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = nil
+        environment["JOURNAL_STREAM"] = nil
+        process.environment = environment
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { process.terminate() }
+        #expect(eventually { FileManager.default.fileExists(atPath: directory.path + "/run/state/status") })
+        #expect(isHeld(port))
+        process.terminate()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(isFree(port))
     }
 }
