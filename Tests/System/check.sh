@@ -202,4 +202,31 @@ if [ -e /var/tmp/portreserve-installed-from-deb ]; then
     check purge-keeps-admin-files "$(ls /etc/portreserve 2>&1)" test -s /etc/portreserve/alpha
 fi
 
+# Upgraded over the C package: ours is the unit now, the old init script (an obsolete conffile
+# dpkg keeps) changes nothing, and the checks above ran against this daemon.
+if [ -e /var/tmp/portreserve-upgraded ]; then
+    version=$(dpkg-query -W -f '${Version}' portreserve)
+    check upgrade-version "$version" test "$version" = "$(/usr/sbin/portrelease --version)"
+    check upgrade-unit "$(systemctl show -p Type,PIDFile portreserve.service | tr '\n' ' ')" \
+        test "$(systemctl show -p Type --value portreserve.service)" = notify
+    check upgrade-init-script-kept "gone" test -x /etc/init.d/portreserve
+fi
+
+# Installed from the RPM: the same files where Fedora keeps them, and erasing it stops and disables
+# the units, removes what it installed and keeps the administrator's files.
+if [ -e /var/tmp/portreserve-installed-from-rpm ]; then
+    check rpm-installed "$(rpm -q portreserve 2>&1)" rpm -q portreserve
+    check rpm-user "no user portreserve" getent passwd portreserve
+    check rpm-man-page "no portreserve(8)" grep -q 'hold well-known ports' <<< "$(MANWIDTH=200 man portreserve 2>&1)"
+    check rpm-completion-zsh "zsh -n failed" zsh -n /usr/share/zsh/site-functions/_portrelease
+    check rpm-portrelease "$(/usr/sbin/portrelease --verbose dep 2>&1)" /usr/sbin/portrelease dep
+    rpm -e portreserve > /var/tmp/erase.log 2>&1; code=$?
+    check rpm-erase "exit $code: $(tail -2 /var/tmp/erase.log)" test $code -eq 0
+    check rpm-erase-removes-binaries "still there" test ! -e /usr/sbin/portreserve -a ! -e /usr/sbin/portrelease
+    check rpm-erase-removes-units "$(ls /usr/lib/systemd/system/portre* 2>&1)" test ! -e /usr/lib/systemd/system/portreserve.service
+    check rpm-erase-disables "$(ls /etc/systemd/system/*.wants/portreserve* 2>&1)" \
+        test -z "$(ls /etc/systemd/system/*.wants/portreserve* 2>/dev/null)"
+    check rpm-erase-keeps-admin-files "$(ls /etc/portreserve 2>&1)" test -s /etc/portreserve/alpha
+fi
+
 systemctl poweroff --no-block
