@@ -181,6 +181,16 @@ for port in 57000 48100 48300 700; do
     s=$(state $port); check "free-after-$port" "$s" test "$s" = "$ALL_FREE"
 done
 
+# Upgraded over the C package: ours is the unit now, the old init script (an obsolete conffile
+# dpkg keeps) changes nothing, and the checks above ran against this daemon.
+if [ -e /var/tmp/portreserve-upgraded ]; then
+    version=$(dpkg-query -W -f '${Version}' portreserve)
+    check upgrade-version "$version" test "$version" = "$(/usr/sbin/portrelease --version)"
+    check upgrade-unit "$(systemctl show -p Type,PIDFile portreserve.service | tr '\n' ' ')" \
+        test "$(systemctl show -p Type --value portreserve.service)" = notify
+    check upgrade-init-script-kept "gone" test -x /etc/init.d/portreserve
+fi
+
 # Installed from the package: its man pages and completions work, and purging it removes what it
 # installed but keeps the administrator's files in /etc/portreserve (Debian policy).
 if [ -e /var/tmp/portreserve-installed-from-deb ]; then
@@ -200,16 +210,6 @@ if [ -e /var/tmp/portreserve-installed-from-deb ]; then
     check purge-removes-binaries "still there" test ! -e /usr/sbin/portreserve -a ! -e /usr/sbin/portrelease
     check purge-removes-units "$(ls /lib/systemd/system/portre* 2>&1)" test ! -e /lib/systemd/system/portreserve.service
     check purge-keeps-admin-files "$(ls /etc/portreserve 2>&1)" test -s /etc/portreserve/alpha
-fi
-
-# Upgraded over the C package: ours is the unit now, the old init script (an obsolete conffile
-# dpkg keeps) changes nothing, and the checks above ran against this daemon.
-if [ -e /var/tmp/portreserve-upgraded ]; then
-    version=$(dpkg-query -W -f '${Version}' portreserve)
-    check upgrade-version "$version" test "$version" = "$(/usr/sbin/portrelease --version)"
-    check upgrade-unit "$(systemctl show -p Type,PIDFile portreserve.service | tr '\n' ' ')" \
-        test "$(systemctl show -p Type --value portreserve.service)" = notify
-    check upgrade-init-script-kept "gone" test -x /etc/init.d/portreserve
 fi
 
 # Installed from the RPM: the same files where Fedora keeps them, and erasing it stops and disables
