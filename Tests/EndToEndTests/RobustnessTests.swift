@@ -8,9 +8,8 @@ import TestSupport
         let port = unusedPorts(1)[0]
         let daemon = try RunningDaemon(["svc": "\(port)\n"])
         try daemon.waitUntilReady()
-        let client = try makeUnixDatagramSocket()
+        let client = try autoboundDatagramSocket()
         defer { closeDescriptor(client) }
-        try bindUnix(client, to: UnixAddress(pathBytes: []))
         let garbage: [[UInt8]] = [
             [], [0xC3, 0x28], Array(".portreserve/1 reboot\n".utf8), Array("two words".utf8),
             Array(repeating: 0x41, count: 70_000), Array(".portreserve/1 release\n".utf8),

@@ -104,5 +104,13 @@ public func boundDatagramSocket(at path: String) throws -> CInt {
     return fd
 }
 
+/// A Unix datagram socket at an autobound abstract address, as portrelease binds: the daemon
+/// answers only such addresses.
+public func autoboundDatagramSocket() throws -> CInt {
+    let fd = try makeUnixDatagramSocket()
+    try bindUnix(fd, to: UnixAddress(pathBytes: []))
+    return fd
+}
+
 /// Whether tests that need root (namespaces, other users, ports below 1024) can run here.
 public let runningAsRoot = getuid() == 0
