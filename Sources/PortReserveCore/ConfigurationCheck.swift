@@ -52,16 +52,14 @@ public enum ConfigurationCheck {
         var usedDirectories = Set(directories)
         for service in configuration.services { usedDirectories.insert(parentDirectory(of: service.file)) }
         for directory in usedDirectories.sorted() {
-            var info = stat()
-            guard stat(directory, &info) == 0, !allows(info, 0o5) else { continue }
+            guard let info = try? pathStatus(directory), !allows(info, 0o5) else { continue }
             findings.append(ConfigurationProblem(
                 file: directory, line: nil,
                 message: "the user \(daemonUser) cannot list it (mode \(String(info.st_mode & 0o7777, radix: 8))); the daemon runs as "
                     + "\(daemonUser) and will not see the files in it at boot: chmod o+rx \(printable(directory))"))
         }
         for service in configuration.services {
-            var info = stat()
-            guard stat(service.file, &info) == 0, !allows(info, 0o4) else { continue }
+            guard let info = try? pathStatus(service.file), !allows(info, 0o4) else { continue }
             findings.append(ConfigurationProblem(
                 file: service.file, line: nil,
                 message: "the user \(daemonUser) cannot read it (mode \(String(info.st_mode & 0o7777, radix: 8))); the daemon runs as "

@@ -305,7 +305,7 @@ public final class Daemon {
     }
 
     /// Logs how many bad requests and refusals were left out of the journal, once their budget's
-    /// window has ended. The loop calls it when it wakes, and wakes for it (`nextLogSummaryDue`).
+    /// window has ended. The loop calls it when it wakes, and wakes for it (`secondsUntilLogSummary`).
     public func logSuppressed() {
         let now = clock()
         if let count = badRequestLog.takeSuppressed(now: now) {

@@ -46,8 +46,7 @@ public final class StateDirectory: @unchecked Sendable {
             try makeDirectories(path)
             if let link = try linkStatus(path), link.st_mode & S_IFMT == S_IFLNK {
                 let parent = parentDirectory(of: path).isEmpty ? "." : parentDirectory(of: path)
-                var info = stat()
-                if stat(parent, &info) != 0 || info.st_mode & 0o022 != 0 || (info.st_uid != 0 && info.st_uid != geteuid()) {
+                guard let info = try pathStatus(parent), !Self.othersCanWrite(info) else {
                     throw StateError("\(path) is a link in \(parent), which others can write: refused, such links are never followed")
                 }
             }
@@ -60,23 +59,26 @@ public final class StateDirectory: @unchecked Sendable {
         do { fd = try openDirectory(path, followingLinks: true) } catch {
             throw StateError(error.errno == ENOTDIR ? "\(path) is not a directory: refused" : error.description)
         }
-        do {
-            let info = try fileStatus(fd, subject: path)
-            if info.st_uid != geteuid() && info.st_uid != 0 {
-                throw StateError("\(path) belongs to uid \(info.st_uid), not to this daemon: refused")
-            }
-            if info.st_mode & 0o022 != 0 {
-                throw StateError("\(path) is writable by other users (mode \(String(info.st_mode & 0o7777, radix: 8))): refused")
-            }
-        } catch let error as StateError {
+        let info: stat
+        do { info = try fileStatus(fd, subject: path) } catch {
             closeDescriptor(fd)
-            throw error
-        } catch {
+            throw StateError(error.description)
+        }
+        if info.st_uid != geteuid() && info.st_uid != 0 {
             closeDescriptor(fd)
-            throw StateError("\(error)")
+            throw StateError("\(path) belongs to uid \(info.st_uid), not to this daemon: refused")
+        }
+        if info.st_mode & 0o022 != 0 {
+            closeDescriptor(fd)
+            throw StateError("\(path) is writable by other users (mode \(String(info.st_mode & 0o7777, radix: 8))): refused")
         }
         descriptor = fd
         return fd
+    }
+
+    /// Others than its owner (root or we) may create or replace entries in the directory `info` describes.
+    private static func othersCanWrite(_ info: stat) -> Bool {
+        info.st_mode & 0o022 != 0 || (info.st_uid != 0 && info.st_uid != geteuid())
     }
 
     /// Publishes `bytes` as `NAME`, readable by everyone, replacing the old file in one rename.

@@ -18,7 +18,6 @@ public struct StatusReport: Equatable, Sendable {
         public var detail: String?
     }
 
-    public var running: Bool
     public var summary: ReservationSummary
     public var rows: [Row]
     /// The daemon that published the report, when one did: its pid, and why it stopped if it did.
@@ -30,6 +29,9 @@ public struct StatusReport: Equatable, Sendable {
         public var since: Int
     }
 
+    /// A daemon published it and still runs.
+    public var running: Bool { publisher?.state == .running }
+
     /// The report in a status file the daemon published (`StatusCodec`). `isAlive` says whether a
     /// pid still runs portreserve: a daemon killed without a chance to publish "stopped" left
     /// "running" behind.
@@ -37,11 +39,11 @@ public struct StatusReport: Equatable, Sendable {
         var summary = ReservationSummary()
         var rows: [Row] = []
         var publisher: Publisher?
-        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
         guard lines.first == Substring(StatusCodec.header) else {
-            return .failure(RequestError("not a status file of this version (expected \"\(StatusCodec.header)\")"))
+            return .failure(RequestError("line 1: not a status file of this version (expected \"\(StatusCodec.header)\")"))
         }
-        for line in lines.dropFirst() {
+        for (index, line) in lines.enumerated().dropFirst() where !line.isEmpty {
             let words = line.split(separator: " ", maxSplits: 7, omittingEmptySubsequences: false)
             if words.first == "daemon", words.count >= 5, let pid = Int32(words[1]), let since = Int(words[3]),
                words[2] == "running" || words[2] == "stopped" {
@@ -57,14 +59,14 @@ public struct StatusReport: Equatable, Sendable {
                     sharedWith: words[6] == "-" ? [] : words[6].split(separator: ",").map(String.init),
                     detail: words[7] == "-" ? nil : String(words[7])))
             } else {
-                return .failure(RequestError("malformed status line \"\(printable(line.prefix(80)))\""))
+                return .failure(RequestError("line \(index + 1): malformed status line \"\(printable(line.prefix(80)))\""))
             }
         }
         guard var publisher else { return .failure(RequestError("the status file names no daemon")) }
         if publisher.state == .running && !isAlive(publisher.pid) {
             publisher.state = .stopped(reason: "pid \(publisher.pid) is gone without saying why (killed?)")
         }
-        return .success(StatusReport(running: publisher.state == .running, summary: summary, rows: rows, publisher: publisher))
+        return .success(StatusReport(summary: summary, rows: rows, publisher: publisher))
     }
 
     /// The status the daemon published in `stateDirectory`, nil when none is there (no daemon ran
@@ -85,7 +87,10 @@ public struct StatusReport: Equatable, Sendable {
             return .failure(RequestError(error.description))
         }
         guard let bytes else { return .success(nil) }
-        return decode(bytes, isAlive: isPortreserve).map { $0 }
+        // Its errors name the file: "PATH: line N: ...".
+        return decode(bytes, isAlive: isPortreserve).map { $0 }.mapError { error in
+            RequestError("\(stateDirectory)/\(StatusCodec.fileName): \(error.message)")
+        }
     }
 
     /// Whether `pid` is a running portreserve (kill(2) with no signal: EPERM means it runs as
@@ -107,7 +112,7 @@ public struct StatusReport: Equatable, Sendable {
             }
         }
         let summary = ReservationSummary(ports: owners.count, services: configuration.services.filter { !$0.ports.isEmpty }.count)
-        return StatusReport(running: false, summary: summary, rows: rows, publisher: nil)
+        return StatusReport(summary: summary, rows: rows, publisher: nil)
     }
 
     /// An aligned table and one summary line.

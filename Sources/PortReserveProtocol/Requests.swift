@@ -47,7 +47,6 @@ public enum RequestCodec {
             return .failure(RequestError("request is not valid UTF-8"))
         }
         if text.hasPrefix(".") { return decodeVersioned(text) }
-        if text.hasPrefix("\r") || text.hasPrefix("\n") || text.hasPrefix("\0") { return .failure(RequestError("empty request")) }
         // Legacy: the original portrelease sends the bare name; tolerate a trailing newline or NUL
         // from scripts that used echo or a C string length.
         var name = Substring(text)

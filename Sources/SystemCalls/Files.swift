@@ -75,6 +75,15 @@ public func linkStatus(_ path: String) throws(SystemError) -> stat? {
     throw SystemError(call: "lstat", subject: path, errno: code)
 }
 
+/// What `stat(2)` says of what `path` leads to, or nil when nothing is there.
+public func pathStatus(_ path: String) throws(SystemError) -> stat? {
+    var info = stat()
+    if stat(path, &info) == 0 { return info }
+    let code = errno
+    if code == ENOENT { return nil }
+    throw SystemError(call: "stat", subject: path, errno: code)
+}
+
 /// Why a file in a directory of ours cannot be used, beyond what a system call says.
 public enum OwnFileError: Error, Equatable, CustomStringConvertible, Sendable {
     case system(SystemError)

@@ -323,6 +323,13 @@ final class RecordingServiceManager: ServiceManaging {
         #expect(!daemon.statusChanged)
         let after = try #require(try StatusReport.read(stateDirectory: directory.path + "/state").get())
         #expect(after.rows.filter { $0.service == "alpha" }.allSatisfy { $0.state == "released" })
+        // A damaged file says so, naming itself and the line.
+        let saved = try String(contentsOfFile: path, encoding: .utf8)
+        try (saved + "junk\n").write(toFile: path, atomically: false, encoding: .utf8)
+        let lines = saved.split(separator: "\n").count
+        #expect(throws: RequestError("\(path): line \(lines + 1): malformed status line \"junk\"")) {
+            try StatusReport.read(stateDirectory: directory.path + "/state").get()
+        }
         daemon.stop(reason: "test")
         let stopped = try #require(try StatusReport.read(stateDirectory: directory.path + "/state").get())
         #expect(!stopped.running)

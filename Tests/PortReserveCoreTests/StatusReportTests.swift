@@ -31,7 +31,9 @@ import TestSupport
 
     @Test func malformedStatusIsAnError() {
         let file = Array("portreserve-status 1\ndaemon 7 running 1 -\nrow cups 631/xtcp ipv4 held 1 - -\n".utf8)
-        #expect(throws: RequestError.self) { try StatusReport.decode(file, isAlive: { _ in true }).get() }
+        #expect(throws: RequestError("line 3: malformed status line \"row cups 631/xtcp ipv4 held 1 - -\"")) {
+            try StatusReport.decode(file, isAlive: { _ in true }).get()
+        }
         let noDaemon = Array("portreserve-status 1\nsummary 0 0 0\n".utf8)
         #expect(throws: RequestError("the status file names no daemon")) { try StatusReport.decode(noDaemon, isAlive: { _ in true }).get() }
         let otherVersion = Array("portreserve-status 2\n".utf8)
