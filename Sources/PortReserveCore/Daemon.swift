@@ -135,11 +135,17 @@ public final class Daemon {
 
     /// Re-reads the configuration. New services are reserved and services whose files are gone
     /// are given up; reservations that did not change are never closed and opened again, and
-    /// released services stay released. A file with problems keeps its old reservations.
-    public func reload() {
+    /// released services stay released. A file with problems keeps its old reservations. Returns
+    /// false, with every reservation as it was, when `interrupted` said so while the configuration
+    /// was read: the caller is stopping.
+    @discardableResult
+    public func reload(interrupted: () -> Bool = { false }) -> Bool {
         serviceManager.notify([ServiceManager.reloading()])
+        guard let configuration = loadConfiguration(interrupted: interrupted) else {
+            logger.notice("reload abandoned while the configuration was read: asked to stop; no reservation changed")
+            return false
+        }
         statusChanged = true
-        let configuration = loadConfiguration()!
         let released = loadReleased()
         let broken = Set(configuration.problems.map(\.file))
         let names = Set(configuration.services.map(\.name))
@@ -175,6 +181,7 @@ public final class Daemon {
         logger.info("reloaded: \(statusText)", metadata: ["MESSAGE_ID": "\(MessageID.ready)"])
         publishStatus()
         serviceManager.notify([.ready, .status(statusText)])
+        return true
     }
 
     /// The most problems of one file the journal is told one by one; `portreserve check` lists them all.

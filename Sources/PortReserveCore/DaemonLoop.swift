@@ -43,11 +43,11 @@ public final class DaemonLoop: @unchecked Sendable {
     public func run() throws(SystemError) -> Int32 {
         let signals = try makeSignalDescriptor([SIGTERM, SIGINT, SIGHUP])
         defer { closeDescriptor(signals) }
-        // A long start-up (megabytes of configuration) still answers SIGTERM: the configuration
-        // is read with an eye on the signals. A SIGHUP then reloads once start-up is done.
+        // A long start-up or reload (megabytes of configuration) still answers SIGTERM: the
+        // configuration is read with an eye on the signals. A SIGHUP then reloads once it is done.
         var stopSignal: CInt?
         var reloadPending = false
-        let started = daemon.start(adopting: stored, interrupted: { [wake] in
+        let stopAsked = { [wake] () -> Bool in
             var pollers = [pollfd(fd: signals, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
             guard poll(&pollers, 2, 0) > 0 else { return false }
             if pollers[1].revents != 0 { stopSignal = SIGTERM }
@@ -55,12 +55,19 @@ public final class DaemonLoop: @unchecked Sendable {
                 if signal == SIGHUP { reloadPending = true } else { stopSignal = signal }
             }
             return stopSignal != nil
-        })
-        if !started {
-            daemon.stop(reason: "\(stopSignal == SIGINT ? "SIGINT" : "SIGTERM") during start-up")
+        }
+        let stopName = { stopSignal == SIGINT ? "SIGINT" : "SIGTERM" }
+        if !daemon.start(adopting: stored, interrupted: stopAsked) {
+            daemon.stop(reason: "\(stopName()) during start-up")
             return 0
         }
-        if reloadPending { daemon.reload() }
+        if reloadPending {
+            reloadPending = false
+            if !daemon.reload(interrupted: stopAsked) {
+                daemon.stop(reason: "\(stopName()) during a reload")
+                return 0
+            }
+        }
         // Requests may already be queued: a portrelease that socket-activated us is waiting.
         serveQueued()
         while !daemon.isFinished {
@@ -75,8 +82,9 @@ public final class DaemonLoop: @unchecked Sendable {
             _ = try retryingInterrupts("poll") { poll(&pollers, nfds_t(pollers.count), timeout) }
             if pollers[1].revents != 0, let signal = readSignal(signals) {
                 if signal == SIGHUP {
-                    daemon.reload()
-                    continue
+                    if daemon.reload(interrupted: stopAsked) { continue }
+                    daemon.stop(reason: "\(stopName()) during a reload")
+                    return 0
                 }
                 daemon.stop(reason: signal == SIGINT ? "SIGINT" : "SIGTERM")
                 return 0

@@ -117,9 +117,8 @@ struct AttackTests {
         #expect(!log.contains("\u{1B}"))  // what senders write is escaped, never replayed raw
     }
 
-    @Test func sigtermDuringALongStartUpIsAnsweredAtOnce() throws {
-        let directory = try TemporaryDirectory("slow-start")
-        // 16 MiB of names no services database knows: minutes of look-ups before the fix.
+    /// 16 MiB of names no services database knows: minutes of look-ups before the fix.
+    static let junk: String = {
         var junk = ""
         junk.reserveCapacity(16 << 20)
         var index = 0
@@ -127,7 +126,12 @@ struct AttackTests {
             junk += "junk\(index)\n"
             index += 1
         }
-        try directory.write("conf/junk", junk)
+        return junk
+    }()
+
+    @Test func sigtermDuringALongStartUpIsAnsweredAtOnce() throws {
+        let directory = try TemporaryDirectory("slow-start")
+        try directory.write("conf/junk", Self.junk)
         let port = unusedPorts(1)[0]
         let daemon = try RunningDaemon(["svc": "\(port)\n"], directory: directory)
         #expect(eventually { daemon.process.isRunning })
@@ -136,6 +140,19 @@ struct AttackTests {
         #expect(daemon.exitStatus(within: 20) == 0)
         #expect(daemon.log.contains("stopping: SIGTERM during start-up"), "\(daemon.log.suffix(400))")
         #expect(try daemon.nextNotification(startingWith: "READY=1", within: 0.1) == nil)
+        #expect(isFree(port))
+    }
+
+    @Test func sigtermDuringALongReloadIsAnsweredAtOnce() throws {
+        let port = unusedPorts(1)[0]
+        let daemon = try RunningDaemon(["svc": "\(port)\n"])
+        try daemon.waitUntilReady()
+        try daemon.directory.write("conf/junk", Self.junk)
+        kill(daemon.process.processIdentifier, SIGHUP)
+        #expect(try daemon.nextNotification(startingWith: "RELOADING=1") != nil)
+        daemon.process.terminate()
+        #expect(daemon.exitStatus(within: 20) == 0)
+        #expect(daemon.log.contains("stopping: SIGTERM during a reload"), "\(daemon.log.suffix(400))")
         #expect(isFree(port))
     }
 }

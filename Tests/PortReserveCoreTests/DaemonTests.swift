@@ -292,6 +292,19 @@ final class RecordingServiceManager: ServiceManaging {
         #expect(daemon.table.heldSocketCount == 0)
     }
 
+    @Test func aStopDuringAReloadChangesNothing() throws {
+        let daemon = makeDaemon()
+        daemon.start()
+        let held = daemon.table.heldSocketCount
+        try directory.write("conf/junk", String(repeating: "not-a-service-name\n", count: 20_000))
+        try FileManager.default.removeItem(atPath: directory.path + "/conf/alpha")
+        #expect(daemon.reload(interrupted: { true }) == false)
+        #expect(daemon.table.heldSocketCount == held)  // alpha is still held, as before the reload
+        #expect(daemon.table.isReleased("alpha") == false)
+        #expect(daemon.reload() == true)
+        #expect(daemon.table.isReleased("alpha") == nil)  // given up once the reload is let through
+    }
+
     @Test func aFileOfJunkIsLoggedInAFewEntries() throws {
         try directory.write("conf/junk", String(repeating: "not-a-service-name\n", count: 1000))
         let log = LogRecorder()
