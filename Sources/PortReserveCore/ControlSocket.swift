@@ -51,7 +51,7 @@ public enum ControlSocket {
         let answered: Bool
         do {
             if !directory.isEmpty { try makeDirectories(directory) }
-            if let info = try linkStatus(path), info.st_mode & S_IFMT != S_IFSOCK { throw ControlSocketError.notASocket(path) }
+            if let info = try pathStatus(path, followingLinks: false), info.st_mode & S_IFMT != S_IFSOCK { throw ControlSocketError.notASocket(path) }
             answered = try isAnswered(address)
         } catch let error as ControlSocketError {
             throw error
@@ -96,6 +96,6 @@ public enum ControlSocket {
 
     /// Removes `path` if, and only if, a socket is there: the one file the daemon ever unlinks.
     public static func removeSocketFile(_ path: String) {
-        if let info = try? linkStatus(path), info.st_mode & S_IFMT == S_IFSOCK { _ = unlink(path) }
+        if let info = try? pathStatus(path, followingLinks: false), info.st_mode & S_IFMT == S_IFSOCK { _ = unlink(path) }
     }
 }

@@ -44,7 +44,7 @@ public final class StateDirectory: @unchecked Sendable {
         if let descriptor { return descriptor }
         do {
             try makeDirectories(path)
-            if let link = try linkStatus(path), link.st_mode & S_IFMT == S_IFLNK {
+            if let link = try pathStatus(path, followingLinks: false), link.st_mode & S_IFMT == S_IFLNK {
                 let parent = parentDirectory(of: path).isEmpty ? "." : parentDirectory(of: path)
                 guard let info = try pathStatus(parent), !Self.othersCanWrite(info) else {
                     throw StateError("\(path) is a link in \(parent), which others can write: refused, such links are never followed")

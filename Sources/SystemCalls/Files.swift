@@ -66,22 +66,14 @@ public func fileStatus(_ fd: CInt, subject: @autoclosure () -> String) throws(Sy
     return info
 }
 
-/// What `lstat(2)` says of `path` (a link is described, not followed), or nil when nothing is there.
-public func linkStatus(_ path: String) throws(SystemError) -> stat? {
+/// What `stat(2)` says of what `path` leads to, or with `followingLinks: false` what `lstat(2)`
+/// says of `path` itself (a link is described, not followed); nil when nothing is there.
+public func pathStatus(_ path: String, followingLinks: Bool = true) throws(SystemError) -> stat? {
     var info = stat()
-    if lstat(path, &info) == 0 { return info }
+    if (followingLinks ? stat(path, &info) : lstat(path, &info)) == 0 { return info }
     let code = errno
     if code == ENOENT { return nil }
-    throw SystemError(call: "lstat", subject: path, errno: code)
-}
-
-/// What `stat(2)` says of what `path` leads to, or nil when nothing is there.
-public func pathStatus(_ path: String) throws(SystemError) -> stat? {
-    var info = stat()
-    if stat(path, &info) == 0 { return info }
-    let code = errno
-    if code == ENOENT { return nil }
-    throw SystemError(call: "stat", subject: path, errno: code)
+    throw SystemError(call: followingLinks ? "stat" : "lstat", subject: path, errno: code)
 }
 
 /// Why a file in a directory of ours cannot be used, beyond what a system call says.
