@@ -61,9 +61,6 @@ public final class Daemon {
         self.table = ReservationTable(families: [])
     }
 
-    /// Nothing is held any more: the daemon's work is done.
-    public var isFinished: Bool { table.heldSocketCount == 0 }
-
     /// Reads the configuration, takes back the sockets systemd kept in its descriptor store
     /// (`stored`) or binds them, and only then tells systemd it is ready. Returns false, without
     /// READY=1, when `interrupted` said so while the configuration was read (a SIGTERM during a
@@ -128,7 +125,8 @@ public final class Daemon {
         logger.info("ready: \(statusText)\(adoptedCount > 0 ? " (\(adoptedCount) sockets taken back from the service manager)" : "")",
                     metadata: [
                         "MESSAGE_ID": "\(MessageID.ready)", "PORTRESERVE_PORTS": "\(summary.ports)",
-                        "PORTRESERVE_SERVICES": "\(summary.services)", "PORTRESERVE_CONFLICTS": "\(summary.conflicts)",
+                        "PORTRESERVE_SERVICES": "\(summary.services)", "PORTRESERVE_SOCKETS": "\(summary.sockets)",
+                        "PORTRESERVE_RETRYING": "\(summary.retrying)",
                     ])
         return true
     }
@@ -238,11 +236,28 @@ public final class Daemon {
                      metadata: ["MESSAGE_ID": "\(MessageID.notHeld)"])
     }
 
-    /// "Holding 4 ports for 2 services, 1 conflicts", for STATUS= and the journal.
+    /// "Holding 7 sockets on 4 ports for 2 services, 1 retrying", for STATUS= and the journal.
+    /// Sockets, not ports: a port held in one family only is not held, and this line must agree
+    /// with what a bind attempt shows.
     public var statusText: String {
         let summary = table.summary()
-        return "Holding \(summary.ports) ports for \(summary.services) services, \(summary.conflicts) conflicts"
+        return "Holding \(summary.sockets) sockets on \(summary.ports) ports for \(summary.services) services, \(summary.retrying) retrying"
     }
+
+    /// Tries again the sockets whose bind attempt is due; logs those held at last. The loop calls
+    /// it when it wakes, and wakes for it (`millisecondsUntilRetry`).
+    public func retryDue() {
+        guard let wait = table.millisecondsUntilRetry, wait == 0 else { return }
+        let events = table.retryDue()
+        guard !events.isEmpty else { return }
+        statusChanged = true
+        var failures: [String] = []
+        for event in events { log(event, failures: &failures) }
+        serviceManager.notify([.status(statusText)])
+    }
+
+    /// Milliseconds until a bind attempt is due, nil when every configured socket is held or released.
+    public var millisecondsUntilRetry: Int? { table.millisecondsUntilRetry }
 
     /// Acts on one datagram and returns the datagrams to send back to its sender: none for legacy
     /// requests, whose senders never read, and none for a sender `mayAnswer` refuses. Descriptors
@@ -349,7 +364,9 @@ public final class Daemon {
     }
 
     /// Takes a released service's ports back (its real service has stopped) and forgets that it was
-    /// released, so nothing else can take them until it starts again.
+    /// released, so nothing else can take them until it starts again. What is still held stays
+    /// held; a socket that cannot be bound now (a TIME_WAIT, another holder) is tried again later,
+    /// and the reply names it with when.
     private func reclaim(_ requested: [String], from sender: Requester) -> [(String, ReleaseReply)] {
         statusChanged = true
         let names = requested.contains("*") ? configured.keys.sorted() : requested
@@ -363,17 +380,26 @@ public final class Daemon {
                 replies.append((name, .unknown))
                 continue
             }
-            table.forget(name)
-            for event in table.add(service) { log(event, failures: &failures) }
-            let held = Set(table.status().filter { row in
-                guard row.service == name, case .held = row.state else { return false }
-                return true
-            }.map(\.port))
-            let ports = service.ports
-            replies.append((name, .reclaimed(held: ports.filter(held.contains), notHeld: ports.filter { !held.contains($0) })))
+            for event in table.reclaim(service) { log(event, failures: &failures) }
+            var held: [SocketSlot] = []
+            var notHeld: [NotHeldSocket] = []
+            for (slot, state) in table.sockets(of: name) {
+                switch state {
+                case .held: held.append(slot)
+                case .conflict(let error, _), .failed(let error):
+                    let retry = table.retryDelay(slot).map { ($0 + 999) / 1000 }
+                    notHeld.append(NotHeldSocket(slot: slot, reason: error.reason, retryInSeconds: retry))
+                case .released:
+                    notHeld.append(NotHeldSocket(slot: slot, reason: "released for another service", retryInSeconds: nil))
+                }
+            }
+            replies.append((name, .reclaimed(held: held, notHeld: notHeld)))
             var metadata = fields(name).merging(sender.fields) { $1 }
             metadata["MESSAGE_ID"] = "\(MessageID.reserved)"
-            logger.info("reclaimed \(name) for \(sender): holding \(held.count) of its \(ports.count) ports again", metadata: metadata)
+            let missing = notHeld.isEmpty ? "" : "; not held yet, retrying: "
+                + notHeld.map { "\($0.slot) (\($0.reason))" }.joined(separator: ", ")
+            logger.info("reclaimed \(name) for \(sender): holding \(held.count) of its \(held.count + notHeld.count) sockets\(missing)",
+                        metadata: metadata)
         }
         reportFailures(failures)
         serviceManager.notify([.status(statusText)])
@@ -401,7 +427,7 @@ public final class Daemon {
         var releasedByStar: [String] = []
         var unknown: [String] = []
         for name in names {
-            let result = table.release(name)
+            let result = table.release(name, unit: sender.unit)
             switch result {
             case .released(let ports) where everything:
                 replies.append((name, .released(ports)))
@@ -472,6 +498,11 @@ public final class Daemon {
             if let holder { metadata["PORTRESERVE_HOLDER"] = "\(holder)" }
             logger.warning("conflict: cannot reserve \(InternetSockets.describe(key, family)) for \(service): \(error.reason)\(holder.map { ", held by " + $0 } ?? "")",
                            metadata: metadata)
+        case .heldAgain(let service, let slot, let attempts):
+            var metadata = fields(service, slot.key)
+            metadata["MESSAGE_ID"] = "\(MessageID.reserved)"
+            metadata["PORTRESERVE_FAMILY"] = "\(slot.family.rawValue)"
+            logger.notice("holding \(slot) for \(service) at last, after \(attempts) attempts", metadata: metadata)
         case .givenUp(let service, let key):
             var metadata = fields(service, key)
             metadata["MESSAGE_ID"] = "\(MessageID.released)"
@@ -502,6 +533,13 @@ func monotonicSeconds() -> Int {
     return Int(now.tv_sec)
 }
 
+/// Milliseconds since boot, on the same clock: what bind retries are scheduled in.
+func monotonicMilliseconds() -> Int {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Int(now.tv_sec) * 1000 + Int(now.tv_nsec) / 1_000_000
+}
+
 /// Who sent a request, from the kernel's credentials, for decisions and for the journal.
 struct Requester: CustomStringConvertible {
     let pid: pid_t?
@@ -514,7 +552,7 @@ struct Requester: CustomStringConvertible {
         let known = credentials.flatMap { $0.pid > 0 ? $0 : nil }
         pid = known?.pid
         uid = known?.uid
-        unit = known.flatMap { Self.unit(of: $0.pid) }
+        unit = known.flatMap { Units.unit(of: $0.pid) }
     }
 
     var description: String {
@@ -528,17 +566,5 @@ struct Requester: CustomStringConvertible {
         if let uid { metadata["PORTRESERVE_REQUESTER_UID"] = "\(uid)" }
         if let unit { metadata["PORTRESERVE_REQUESTER_UNIT"] = "\(unit)" }
         return metadata
-    }
-
-    /// The systemd unit of `pid`: the last unit-like component of its cgroup path
-    /// ("0::/system.slice/cups.service" gives "cups.service").
-    static func unit(of pid: pid_t) -> String? {
-        guard pid > 0, let text = readSmallFile("/proc/\(pid)/cgroup") else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("0::") {
-            let suffixes = [".service", ".scope", ".socket", ".mount", ".swap", ".target"]
-            return line.split(separator: "/").last(where: { component in suffixes.contains { component.hasSuffix($0) } })
-                .map(String.init)
-        }
-        return nil
     }
 }

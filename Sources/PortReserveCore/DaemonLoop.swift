@@ -38,8 +38,10 @@ public final class DaemonLoop: @unchecked Sendable {
         _ = write(wake, &one, 8)
     }
 
-    /// Starts the daemon, serves requests, and returns the exit status: 0 when everything was
-    /// released or a stop was asked for.
+    /// Starts the daemon, serves requests and retries what it could not hold, and returns the exit
+    /// status: 0 when a stop was asked for. It does not exit once everything is released, as the
+    /// original did: a release then costs no start-up (and no start of systemd's rate limit), a
+    /// reclaim has a daemon to hold its ports, and a socket waiting to be held has one to retry it.
     public func run() throws(SystemError) -> Int32 {
         let signals = try makeSignalDescriptor([SIGTERM, SIGINT, SIGHUP])
         defer { closeDescriptor(signals) }
@@ -70,15 +72,20 @@ public final class DaemonLoop: @unchecked Sendable {
         }
         // Requests may already be queued: a portrelease that socket-activated us is waiting.
         serveQueued()
-        while !daemon.isFinished {
+        while true {
             daemon.logSuppressed()
+            daemon.retryDue()
+            // Retries change the status without a request.
+            daemon.publishStatus()
             var pollers = [
                 pollfd(fd: control, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: wake, events: Int16(POLLIN), revents: 0),
             ]
-            // Wakes for nothing but input, and for the summary of what the journal was not told.
-            let timeout = daemon.secondsUntilLogSummary.map { CInt(min($0, 86_400) * 1000 + 10) } ?? -1
+            // Wakes for nothing but input, the next bind attempt, and the summary of what the
+            // journal was not told. With everything held or released, it sleeps until asked.
+            let summary = daemon.secondsUntilLogSummary.map { min($0, 86_400) * 1000 + 10 }
+            let timeout = [summary, daemon.millisecondsUntilRetry].compactMap { $0 }.min().map { CInt($0) } ?? -1
             _ = try retryingInterrupts("poll") { poll(&pollers, nfds_t(pollers.count), timeout) }
             if pollers[1].revents != 0, let signal = readSignal(signals) {
                 if signal == SIGHUP {
@@ -95,10 +102,6 @@ public final class DaemonLoop: @unchecked Sendable {
             }
             if pollers[0].revents != 0 { serveQueued() }
         }
-        // A last look: a request that arrived while the final release was handled still gets its answer.
-        serveQueued()
-        daemon.stop(reason: "every reservation has been released")
-        return 0
     }
 
     /// Handles the datagrams queued on the control socket, up to `datagramsPerTurn`, without

@@ -5,19 +5,6 @@ import Systemd
 import Glibc
 #endif
 
-/// One reserved socket's place: a port and protocol in one family.
-public struct SocketSlot: Hashable, Sendable, CustomStringConvertible {
-    public let key: PortKey
-    public let family: AddressFamily
-
-    public init(_ key: PortKey, _ family: AddressFamily) {
-        self.key = key
-        self.family = family
-    }
-
-    public var description: String { InternetSockets.describe(key, family) }
-}
-
 /// Copies of the reserved sockets in systemd's descriptor store, so that a restart of the daemon
 /// (a package upgrade) never lets a port go: systemd holds them while the daemon is down and hands
 /// them back at start (LISTEN_FDNAMES), and the new daemon adopts them instead of binding again.

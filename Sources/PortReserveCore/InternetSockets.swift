@@ -12,7 +12,7 @@ import Glibc
 public enum InternetSockets {
     /// "0.0.0.0:631/tcp" or "[::]:631/tcp", as errors and logs name a reservation.
     public static func describe(_ key: PortKey, _ family: AddressFamily) -> String {
-        (family == .ipv4 ? "0.0.0.0:" : "[::]:") + key.description
+        SocketSlot(key, family).description
     }
 
     /// A socket bound to the wildcard address of `family` on `key`. Wraps `socket(2)` and `bind(2)`.

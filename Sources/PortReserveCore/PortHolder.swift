@@ -1,44 +1,107 @@
 import SystemCalls
+import Systemd
 
-/// Finds which process holds a port, the way `ss -p` does: the socket's inode from
-/// /proc/self/net/{tcp,udp}{,6}, then the process with a descriptor on that inode. Used only on a
-/// conflict, so its cost never touches a normal start.
-public enum PortHolder {
-    /// "cupsd (pid 812)", or nil when /proc does not tell (hidden processes, hardening).
-    public static func describe(_ key: PortKey, _ family: AddressFamily) -> String? {
-        // /proc/self/net rather than /proc/net: it stays visible under ProcSubset=pid.
-        let table = "/proc/self/net/\(key.transport.rawValue)\(family == .ipv6 ? "6" : "")"
-        guard let inode = socketInode(in: table, port: key.port) else { return nil }
-        return process(holding: inode)
+/// A process that has a socket on a port: what `ss -p` shows, plus its systemd unit.
+public struct PortOccupant: Equatable, Sendable, CustomStringConvertible {
+    public var command: String
+    public var pid: Int32
+    public var unit: String?
+
+    public init(command: String, pid: Int32, unit: String?) {
+        self.command = command
+        self.pid = pid
+        self.unit = unit
     }
 
-    static func socketInode(in table: String, port: UInt16) -> String? {
-        guard let text = readSmallFile(table) else { return nil }
-        let wanted = ":" + String(port, radix: 16, uppercase: true).leftPadded(to: 4)
-        for line in text.split(separator: "\n").dropFirst() {
-            let fields = line.split(separator: " ")
-            guard fields.count > 9, fields[1].hasSuffix(wanted) else { continue }
-            if fields[9] != "0" { return String(fields[9]) }
-        }
-        return nil
-    }
-
-    private static func process(holding inode: String) -> String? {
-        let link = "socket:[\(inode)]"
-        guard let processes = try? directoryEntries("/proc") else { return nil }
-        for pid in processes where pid.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
-            guard let fds = try? directoryEntries("/proc/\(pid)/fd") else { continue }
-            if fds.contains(where: { linkTarget("/proc/\(pid)/fd/\($0)") == link }) {
-                let command = readSmallFile("/proc/\(pid)/comm")?.split(separator: "\n").first.map(String.init) ?? "?"
-                return "\(command) (pid \(pid))"
-            }
-        }
-        return nil
+    /// "rpc.statd (pid 812, rpc-statd.service)"
+    public var description: String {
+        "\(printable(command)) (pid \(pid)\(unit.map { ", " + printable($0) } ?? ""))"
     }
 }
 
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
+/// Finds which process has a socket on a port, the way `ss -p` does: the socket's inode from
+/// /proc/self/net/{tcp,udp}{,6}, then the process with a descriptor on that inode.
+///
+/// What it sees depends on who asks. Root sees every process. The daemon runs as its own user
+/// with ProtectProc=default: it reads the tables, but not other users' descriptors, so it can
+/// tell a port is in use but rarely by whom. A TCP socket that is bound but not listening (a
+/// reservation, say) is in no table at all.
+public enum PortHolder {
+    /// "cupsd (pid 812)", or nil when /proc does not tell (hidden processes, hardening). Used on
+    /// a first conflict, so its cost never touches a normal start.
+    public static func describe(_ key: PortKey, _ family: AddressFamily) -> String? {
+        Snapshot().occupant(of: SocketSlot(key, family)).map(\.description)
+    }
+
+    /// What is on a port now, as far as /proc tells.
+    public enum Occupancy: Equatable, Sendable {
+        /// No socket in the tables has the port: free (or a TCP socket bound without listening).
+        case free
+        /// In use by this process.
+        case occupied(PortOccupant)
+        /// In use, by a process this user cannot see.
+        case hidden
+    }
+
+    /// The four socket tables read once, and the processes' descriptors scanned at most once,
+    /// however many ports are asked about.
+    public final class Snapshot {
+        /// Per table ("tcp", "udp6"), the inodes of sockets on each local port.
+        private var tables: [String: [UInt16: String]] = [:]
+        private var owners: [String: PortOccupant]?
+
+        public init() {}
+
+        public func occupancy(of slot: SocketSlot) -> Occupancy {
+            guard inode(of: slot) != nil else { return .free }
+            return occupant(of: slot).map(Occupancy.occupied) ?? .hidden
+        }
+
+        public func occupant(of slot: SocketSlot) -> PortOccupant? {
+            guard let inode = inode(of: slot) else { return nil }
+            if owners == nil { owners = Self.scanProcesses() }
+            return owners?["socket:[\(inode)]"]
+        }
+
+        private func inode(of slot: SocketSlot) -> String? {
+            let name = slot.key.transport.rawValue + (slot.family == .ipv6 ? "6" : "")
+            if tables[name] == nil {
+                // /proc/self/net rather than /proc/net: it stays visible under ProcSubset=pid.
+                tables[name] = Self.inodesByPort(readSmallFile("/proc/self/net/" + name) ?? "")
+            }
+            return tables[name]?[slot.key.port]
+        }
+
+        /// Local port to inode, from a /proc/net table; sockets without an inode (TIME_WAIT) are
+        /// no one's. A port with a listening socket or a bound one keeps the first seen.
+        static func inodesByPort(_ text: String) -> [UInt16: String] {
+            var result: [UInt16: String] = [:]
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                guard fields.count > 9, fields[9] != "0", let colon = fields[1].lastIndex(of: ":"),
+                      let port = UInt16(fields[1][fields[1].index(after: colon)...], radix: 16) else { continue }
+                if result[port] == nil { result[port] = String(fields[9]) }
+            }
+            return result
+        }
+
+        /// Every socket descriptor's link ("socket:[1234]") to the first process found with it.
+        private static func scanProcesses() -> [String: PortOccupant] {
+            var result: [String: PortOccupant] = [:]
+            guard let processes = try? directoryEntries("/proc") else { return result }
+            for name in processes where name.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
+                guard let pid = Int32(name), let fds = try? directoryEntries("/proc/\(name)/fd") else { continue }
+                var occupant: PortOccupant?
+                for fd in fds {
+                    guard let link = linkTarget("/proc/\(name)/fd/\(fd)"), link.hasPrefix("socket:["), result[link] == nil else { continue }
+                    if occupant == nil {
+                        let command = readSmallFile("/proc/\(name)/comm")?.split(separator: "\n").first.map(String.init) ?? "?"
+                        occupant = PortOccupant(command: command, pid: pid, unit: Units.unit(of: pid))
+                    }
+                    result[link] = occupant
+                }
+            }
+            return result
+        }
     }
 }

@@ -8,12 +8,20 @@ import Glibc
 public enum SocketState: Equatable, Sendable {
     /// Bound by us, with this descriptor.
     case held(CInt)
-    /// Another process had the port first; `holder` names it where /proc tells.
+    /// Another process had the port first; `holder` names it where /proc tells. Tried again.
     case conflict(SystemError, holder: String?)
-    /// We could not try: out of descriptors, or another local error.
+    /// We could not try: out of descriptors, or another local error. Tried again.
     case failed(SystemError)
-    /// Given up on request of `by`.
-    case released(by: String)
+    /// Given up on request of the service `by`, asked from `unit` when the requester was in one.
+    case released(by: String, unit: String?)
+
+    /// Not held, and not meant to be given up: the table keeps trying to bind it.
+    public var isRetried: Bool {
+        switch self {
+        case .conflict, .failed: true
+        case .held, .released: false
+        }
+    }
 }
 
 /// Something the table did, for the daemon to log: the table itself never logs, so it can be used
@@ -23,6 +31,8 @@ public enum ReservationEvent: Equatable, Sendable {
     case shared(service: String, PortKey, with: String)
     case conflict(service: String, PortKey, AddressFamily, SystemError, holder: String?)
     case failed(service: String, PortKey, AddressFamily, SystemError)
+    /// A socket that could not be bound before is held now, after `attempts` tries.
+    case heldAgain(service: String, SocketSlot, attempts: Int)
     /// No configured service names the port any more: its sockets were closed.
     case givenUp(service: String, PortKey)
 }
@@ -37,17 +47,20 @@ public enum ReleaseResult: Equatable, Sendable {
     case unknown
 }
 
-/// The counts of the STATUS= line: ports held (a port counts once whatever its families),
-/// services still holding something, and conflicts.
+/// The counts of the STATUS= line: sockets held, the ports they are on (a port counts once
+/// whatever its families), services still holding something, and sockets not held that are being
+/// tried again (conflicts and failures).
 public struct ReservationSummary: Equatable, Sendable {
     public var ports = 0
     public var services = 0
-    public var conflicts = 0
+    public var retrying = 0
+    public var sockets = 0
 
-    public init(ports: Int = 0, services: Int = 0, conflicts: Int = 0) {
+    public init(ports: Int = 0, services: Int = 0, retrying: Int = 0, sockets: Int = 0) {
         self.ports = ports
         self.services = services
-        self.conflicts = conflicts
+        self.retrying = retrying
+        self.sockets = sockets
     }
 }
 
@@ -59,8 +72,20 @@ public struct StatusRow: Equatable, Sendable {
     public let state: SocketState
     /// The other services that named the same port.
     public let sharedWith: [String]
-    /// Seconds since the epoch at which the state began.
+    /// Seconds since the epoch at which the state began (for a retried socket, its first failure).
     public let since: Int
+}
+
+/// How a socket that could not be bound is tried again: soon at first (a TIME_WAIT or a holder
+/// that is exiting clears in seconds), then every 15 s, so a port held for good by someone else
+/// costs one bind attempt per 15 s.
+public struct RetrySchedule: Equatable, Sendable {
+    /// Milliseconds to wait after the nth failure (the last repeats).
+    public var delays: [Int] = [1_000, 2_000, 4_000, 8_000, 15_000]
+
+    public init(delays: [Int] = [1_000, 2_000, 4_000, 8_000, 15_000]) { self.delays = delays }
+
+    func delay(afterFailure attempts: Int) -> Int { delays[min(max(attempts, 1), delays.count) - 1] }
 }
 
 /// The state of each family's socket of one port. Two optional fields, not a dictionary: a
@@ -112,9 +137,7 @@ public final class ReservationTable {
         var heldCount: Int {
             states.count { if case .held = $0 { true } else { false } }
         }
-        var conflictCount: Int {
-            states.count { if case .conflict = $0 { true } else { false } }
-        }
+        var retriedCount: Int { states.count(where: \.isRetried) }
         var isHeld: Bool { heldCount > 0 }
     }
 
@@ -140,11 +163,24 @@ public final class ReservationTable {
     private var reservations: [PortKey: Reservation] = [:]
     private var services: [String: Service] = [:]
 
+    /// A socket not held, waiting for its next bind attempt.
+    private struct Retry {
+        var attempts: Int
+        /// When to try again, in milliseconds of `clock`.
+        var due: Int
+        /// When it first failed, in seconds since the epoch, for status.
+        let since: Int
+    }
+    private var retries: [SocketSlot: Retry] = [:]
+    public var retrySchedule = RetrySchedule()
+    /// Milliseconds on a clock that only goes forward; settable for tests.
+    public var clock: () -> Int = { monotonicMilliseconds() }
+
     // Kept up to date by `update`, the one place reservations change, so the exit test and the
     // STATUS= line after each release cost nothing, however large the table.
     public private(set) var heldSocketCount = 0
     private var heldPortCount = 0
-    private var conflictCount = 0
+    private var retriedCount = 0
     /// How many held ports each service has a share in; a service leaves the map at zero.
     private var heldPortsPerService: [String: Int] = [:]
 
@@ -195,7 +231,7 @@ public final class ReservationTable {
             update(port) { reservation in
                 reservation.owners.append(service.name)
                 if reservation.states.isEmpty {
-                    for family in families { reservation.states[family] = .released(by: service.name) }
+                    for family in families { reservation.states[family] = .released(by: service.name, unit: nil) }
                 }
             }
         }
@@ -222,8 +258,9 @@ public final class ReservationTable {
         return service.ports.flatMap { drop($0, from: name) }
     }
 
-    /// Closes every socket of `name`. Costs the service's own ports, not the size of the table.
-    public func release(_ name: String) -> ReleaseResult {
+    /// Closes every socket of `name`, and stops trying to bind those it could not hold. Costs the
+    /// service's own ports, not the size of the table. `unit` is the requester's, for status.
+    public func release(_ name: String, unit: String? = nil) -> ReleaseResult {
         guard services[name] != nil else { return .unknown }
         services[name]!.released = true
         var closed: [PortKey] = []
@@ -237,7 +274,8 @@ public final class ReservationTable {
                         onClose?(port, family)
                         reservation.since = Self.now()
                     }
-                    reservation.states[family] = .released(by: name)
+                    retries[SocketSlot(port, family)] = nil
+                    reservation.states[family] = .released(by: name, unit: unit)
                 }
             }
         }
@@ -245,8 +283,99 @@ public final class ReservationTable {
     }
 
     /// Releases every service, in name order, as the original's `*` did.
-    public func releaseAll() -> [(String, ReleaseResult)] {
-        serviceNames.map { ($0, release($0)) }
+    public func releaseAll(unit: String? = nil) -> [(String, ReleaseResult)] {
+        serviceNames.map { ($0, release($0, unit: unit)) }
+    }
+
+    /// Holds `service`'s ports again and forgets that it was released. What is held stays held
+    /// (closing it would free the port, and systemd's stored copy would make the bind fail);
+    /// only the sockets not held are bound, now, and those that fail are tried again later.
+    public func reclaim(_ service: ServiceConfiguration) -> [ReservationEvent] {
+        guard let old = services[service.name] else { return add(service) }
+        services[service.name] = Service(file: service.file, ports: service.ports, released: false)
+        let kept = Set(service.ports)
+        var events = old.ports.filter { !kept.contains($0) }.flatMap { drop($0, from: service.name) }
+        for port in service.ports {
+            // Nothing of it held: bound afresh, all families in one go (one store message).
+            guard let reservation = reservations[port], reservation.isHeld else {
+                for family in families { retries[SocketSlot(port, family)] = nil }
+                events += take(port, for: service.name)
+                continue
+            }
+            if !reservation.owners.contains(service.name) { update(port) { $0.owners.append(service.name) } }
+            for family in families {
+                if case .held = reservations[port]!.states[family] { continue }
+                if let event = attempt(SocketSlot(port, family), for: service.name, firstTry: true) { events.append(event) }
+            }
+        }
+        return events
+    }
+
+    /// The state of every socket of `name`'s ports, in port and family order.
+    public func sockets(of name: String) -> [(SocketSlot, SocketState)] {
+        guard let service = services[name] else { return [] }
+        return service.ports.flatMap { port -> [(SocketSlot, SocketState)] in
+            guard let reservation = reservations[port] else { return [] }
+            return reservation.states.map { (SocketSlot(port, $0.family), $0.state) }
+        }
+    }
+
+    /// Milliseconds until `slot` is tried again, nil when it is not waiting.
+    public func retryDelay(_ slot: SocketSlot) -> Int? {
+        retries[slot].map { max(0, $0.due - clock()) }
+    }
+
+    /// Milliseconds until the next bind attempt is due, nil when nothing waits: the loop sleeps that long.
+    public var millisecondsUntilRetry: Int? {
+        guard !retries.isEmpty else { return nil }
+        let now = clock()
+        return max(0, retries.values.lazy.map(\.due).min()! - now)
+    }
+
+    /// Tries again every socket whose attempt is due. Returns `.heldAgain` for those now held;
+    /// another failure is not an event (it was told once) but pushes the next attempt back.
+    public func retryDue() -> [ReservationEvent] {
+        let now = clock()
+        let due = retries.filter { $0.value.due <= now }.keys.sorted()
+        return due.compactMap { slot in
+            guard let owner = reservations[slot.key]?.owners.first else {
+                retries[slot] = nil
+                return nil
+            }
+            return attempt(slot, for: owner, firstTry: false)
+        }
+    }
+
+    /// Binds one socket of a reservation that exists and is not held: on success the held state
+    /// and `.heldAgain` (or `.reserved`, on a first try); on failure the state says why and the next
+    /// attempt is scheduled (a first try returns its `.conflict` or `.failed`, a retry nothing).
+    private func attempt(_ slot: SocketSlot, for name: String, firstTry: Bool) -> ReservationEvent? {
+        let previous = retries[slot]
+        let attempts = (previous?.attempts ?? 0) + 1
+        let now = clock()
+        do throws(SystemError) {
+            if heldSocketCount >= socketLimit {
+                throw SystemError(call: "socket", subject: slot.description, errno: EMFILE)
+            }
+            let fd = try bind(slot.key, slot.family, name)
+            retries[slot] = nil
+            update(slot.key) { reservation in
+                reservation.states[slot.family] = .held(fd)
+                reservation.since = Self.now()
+            }
+            onBind?(slot.key, [fd], name)
+            if firstTry && previous == nil { return .reserved(service: name, slot.key, families: [slot.family]) }
+            return .heldAgain(service: name, slot, attempts: attempts)
+        } catch {
+            let isConflict = error.errno == EADDRINUSE || error.errno == EACCES
+            let holder = firstTry && error.errno == EADDRINUSE ? holderOf(slot.key, slot.family) : nil
+            update(slot.key) { $0.states[slot.family] = isConflict ? .conflict(error, holder: holder) : .failed(error) }
+            retries[slot] = Retry(attempts: previous == nil ? 1 : attempts, due: now + retrySchedule.delay(afterFailure: attempts),
+                                  since: previous?.since ?? Self.now())
+            guard firstTry else { return nil }
+            return isConflict ? .conflict(service: name, slot.key, slot.family, error, holder: holder)
+                : .failed(service: name, slot.key, slot.family, error)
+        }
     }
 
     /// Every row, sorted by service, port and family.
@@ -258,7 +387,8 @@ public final class ReservationTable {
                 for (family, state) in reservation.states {
                     rows.append(StatusRow(
                         service: name, port: port, family: family, state: state,
-                        sharedWith: reservation.owners.filter { $0 != name }, since: reservation.since))
+                        sharedWith: reservation.owners.filter { $0 != name },
+                        since: retries[SocketSlot(port, family)]?.since ?? reservation.since))
                 }
             }
         }
@@ -266,7 +396,7 @@ public final class ReservationTable {
     }
 
     public func summary() -> ReservationSummary {
-        ReservationSummary(ports: heldPortCount, services: heldPortsPerService.count, conflicts: conflictCount)
+        ReservationSummary(ports: heldPortCount, services: heldPortsPerService.count, retrying: retriedCount, sockets: heldSocketCount)
     }
 
     /// Closes everything, for shutdown. The descriptor store is not told: what systemd keeps
@@ -276,9 +406,11 @@ public final class ReservationTable {
             for (family, state) in reservation.states {
                 guard case .held(let fd) = state else { continue }
                 closeDescriptor(fd)
-                reservations[port]!.states[family] = .released(by: "shutdown")
+                reservations[port]!.states[family] = .released(by: "shutdown", unit: nil)
             }
         }
+        retries = [:]
+        retriedCount = 0
         heldSocketCount = 0
         heldPortCount = 0
         heldPortsPerService = [:]
@@ -308,9 +440,11 @@ public final class ReservationTable {
                 let holder = error.errno == EADDRINUSE ? holderOf(port, family) : nil
                 states[family] = .conflict(error, holder: holder)
                 events.append(.conflict(service: name, port, family, error, holder: holder))
+                scheduleFirstRetry(SocketSlot(port, family))
             } catch {
                 states[family] = .failed(error)
                 events.append(.failed(service: name, port, family, error))
+                scheduleFirstRetry(SocketSlot(port, family))
             }
         }
         if !held.isEmpty {
@@ -318,9 +452,13 @@ public final class ReservationTable {
             onBind?(port, heldDescriptors, name)
         }
         var owners = existing?.owners ?? []
-        owners.append(name)
+        if !owners.contains(name) { owners.append(name) }
         update(port) { $0 = Reservation(key: port, owners: owners, states: states, since: Self.now()) }
         return events
+    }
+
+    private func scheduleFirstRetry(_ slot: SocketSlot) {
+        retries[slot] = Retry(attempts: 1, due: clock() + retrySchedule.delay(afterFailure: 1), since: Self.now())
     }
 
     /// `name` gives up its share in `port`; the last owner to go closes it.
@@ -336,6 +474,7 @@ public final class ReservationTable {
                 closeDescriptor(fd)
                 onClose?(port, family)
             }
+            retries[SocketSlot(port, family)] = nil
         }
         update(port, remove: true) { _ in }
         return reservation.isHeld ? [.givenUp(service: name, port)] : []
@@ -345,28 +484,28 @@ public final class ReservationTable {
     /// Changes the reservation in place (no copy of it, one hash of the key), and counts only
     /// what changed: a release costs the service's own ports, whatever the size of the table.
     private func update(_ port: PortKey, remove: Bool = false, _ change: (inout Reservation) -> Void) {
-        var heldBefore = 0, conflictsBefore = 0, ownersBefore: [String] = []
-        var heldAfter = 0, conflictsAfter = 0, ownersAfter: [String] = []
+        var heldBefore = 0, retriedBefore = 0, ownersBefore: [String] = []
+        var heldAfter = 0, retriedAfter = 0, ownersAfter: [String] = []
         if let index = reservations.index(forKey: port) {
             let before = reservations.values[index]
-            (heldBefore, conflictsBefore, ownersBefore) = (before.heldCount, before.conflictCount, before.owners)
+            (heldBefore, retriedBefore, ownersBefore) = (before.heldCount, before.retriedCount, before.owners)
             change(&reservations.values[index])
             if remove {
                 reservations.remove(at: index)
             } else {
                 let after = reservations.values[index]
-                (heldAfter, conflictsAfter, ownersAfter) = (after.heldCount, after.conflictCount, after.owners)
+                (heldAfter, retriedAfter, ownersAfter) = (after.heldCount, after.retriedCount, after.owners)
             }
         } else {
             var reservation = Reservation(key: port, owners: [], states: FamilyStates(), since: Self.now())
             change(&reservation)
             if !remove {
-                (heldAfter, conflictsAfter, ownersAfter) = (reservation.heldCount, reservation.conflictCount, reservation.owners)
+                (heldAfter, retriedAfter, ownersAfter) = (reservation.heldCount, reservation.retriedCount, reservation.owners)
                 reservations[port] = reservation
             }
         }
         heldSocketCount += heldAfter - heldBefore
-        conflictCount += conflictsAfter - conflictsBefore
+        retriedCount += retriedAfter - retriedBefore
         heldPortCount += (heldAfter > 0 ? 1 : 0) - (heldBefore > 0 ? 1 : 0)
         if heldBefore > 0 && heldAfter > 0 && ownersBefore == ownersAfter { return }
         if heldBefore > 0 {

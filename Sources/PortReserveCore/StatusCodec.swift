@@ -4,9 +4,13 @@
 ///
 ///     portreserve-status 1
 ///     daemon 612 running 1764403200 -
-///     summary 2 1 0
+///     summary 2 1 1 3
 ///     row cups 631/tcp ipv4 held 1764403200 - -
-///     row cups 631/tcp ipv6 conflict 1764403200 - Address already in use; cupsd (pid 812)
+///     row cups 631/tcp ipv6 retrying 1764403200 - conflict: Address already in use; held by cupsd (pid 812)
+///     row cups 631/udp ipv4 released 1764403300 - cups cups.service
+///
+/// The summary counts ports, services, sockets retried and sockets held. A released row's detail
+/// is the service whose release closed it, then the requester's unit when it had one.
 ///
 /// Every field but the last has no spaces; the last (a reason, a detail) is escaped by
 /// `printable`, so no line of it can be forged.
@@ -28,14 +32,15 @@ public enum StatusCodec {
         case .running: text += "daemon \(pid) running \(since) -\n"
         case .stopped(let reason): text += "daemon \(pid) stopped \(since) \(printable(reason))\n"
         }
-        text += "summary \(summary.ports) \(summary.services) \(summary.conflicts)\n"
+        text += "summary \(summary.ports) \(summary.services) \(summary.retrying) \(summary.sockets)\n"
         for row in rows {
             let state: String, detail: String
             switch row.state {
             case .held: (state, detail) = ("held", "-")
-            case .conflict(let error, let holder): (state, detail) = ("conflict", error.reason + (holder.map { "; " + $0 } ?? ""))
-            case .failed(let error): (state, detail) = ("failed", error.reason)
-            case .released(let by): (state, detail) = ("released", by)
+            case .conflict(let error, let holder):
+                (state, detail) = ("retrying", "conflict: " + error.reason + (holder.map { "; held by " + $0 } ?? ""))
+            case .failed(let error): (state, detail) = ("retrying", "failed: " + error.reason)
+            case .released(let by, let unit): (state, detail) = ("released", by + (unit.map { " " + $0 } ?? ""))
             }
             let shared = row.sharedWith.isEmpty ? "-" : row.sharedWith.joined(separator: ",")
             text += "row \(row.service) \(row.port) \(row.family.rawValue) \(state) \(row.since) \(shared) \(printable(detail))\n"

@@ -7,7 +7,7 @@ import Glibc
 /// What `portreserve status` shows: the daemon's rows, or what the configuration would reserve
 /// when no daemon runs. It renders text; the executable prints it.
 public struct StatusReport: Equatable, Sendable {
-    /// One row of the report. `state` is held, conflict, failed, released, or configured (no daemon).
+    /// One row of the report. `state` is held, retrying, released, or configured (no daemon).
     public struct Row: Equatable, Sendable {
         public var service: String
         public var port: PortKey
@@ -15,7 +15,24 @@ public struct StatusReport: Equatable, Sendable {
         public var state: String
         public var since: Int?
         public var sharedWith: [String]
+        /// Why it is retried; for a released row, the service whose release closed it and the unit that asked.
         public var detail: String?
+        /// Who has the port now, for rows we do not hold: filled in by `withOccupants`.
+        public var occupancy: PortHolder.Occupancy?
+
+        /// The unit whose request released the socket, when it came from one.
+        public var releasingUnit: String? {
+            guard state == "released", let detail else { return nil }
+            let words = detail.split(separator: " ")
+            return words.count == 2 ? String(words[1]) : nil
+        }
+
+        /// A released port in use by a process outside the unit that released it: the promise
+        /// broken, or a port handed to another service on purpose. Worth a look either way.
+        public var isTaken: Bool {
+            guard case .occupied(let occupant)? = occupancy, let unit = releasingUnit else { return false }
+            return occupant.unit != unit
+        }
     }
 
     public var summary: ReservationSummary
@@ -49,9 +66,11 @@ public struct StatusReport: Equatable, Sendable {
                words[2] == "running" || words[2] == "stopped" {
                 let reason = words[4...].joined(separator: " ")
                 publisher = Publisher(pid: pid, state: words[2] == "running" ? .running : .stopped(reason: reason), since: since)
-            } else if words.first == "summary", words.count == 4,
-               let ports = Int(words[1]), let services = Int(words[2]), let conflicts = Int(words[3]) {
-                summary = ReservationSummary(ports: ports, services: services, conflicts: conflicts)
+            } else if words.first == "summary", words.count == 5 || words.count == 4,
+               let ports = Int(words[1]), let services = Int(words[2]), let retrying = Int(words[3]) {
+                // Four fields: written by 0.1.0 before sockets were counted.
+                summary = ReservationSummary(ports: ports, services: services, retrying: retrying,
+                                             sockets: words.count == 5 ? Int(words[4]) ?? 0 : 0)
             } else if words.first == "row", words.count == 8, let port = PortKey(words[2]),
                       let family = AddressFamily(rawValue: String(words[3])), let since = Int(words[5]) {
                 rows.append(Row(
@@ -101,6 +120,18 @@ public struct StatusReport: Equatable, Sendable {
         return name.hasPrefix("portreserve")
     }
 
+    /// The report with, for every row not held (released or retried), who has its port now.
+    /// Reads /proc: run as root, it names every process; as another user, those it may see.
+    public func withOccupants(_ snapshot: PortHolder.Snapshot = PortHolder.Snapshot()) -> StatusReport {
+        var report = self
+        for index in report.rows.indices {
+            let row = report.rows[index]
+            guard row.state != "held", row.state != "configured", let family = row.family else { continue }
+            report.rows[index].occupancy = snapshot.occupancy(of: SocketSlot(row.port, family))
+        }
+        return report
+    }
+
     /// What `configuration` would reserve, for when no daemon runs.
     public static func wouldReserve(_ configuration: Configuration) -> StatusReport {
         var owners: [PortKey: [String]] = [:]
@@ -123,7 +154,7 @@ public struct StatusReport: Equatable, Sendable {
             if !row.sharedWith.isEmpty { state += " (shared with \(row.sharedWith.joined(separator: ",")))" }
             lines.append([
                 row.service, "\(row.port.port)", row.port.transport.rawValue, row.family?.rawValue ?? "both", state,
-                row.since.map(Self.localTime) ?? "-", row.detail ?? "",
+                row.since.map(Self.localTime) ?? "-", Self.detailText(row),
             ])
         }
         let widths = (0..<7).map { column in lines.map { $0[column].count }.max() ?? 0 }
@@ -134,7 +165,7 @@ public struct StatusReport: Equatable, Sendable {
             }
             return String(line.reversed().drop(while: { $0 == " " }).reversed())
         }.joined(separator: "\n")
-        let counts = "\(summary.ports) ports for \(summary.services) services, \(summary.conflicts) conflicts"
+        let counts = "\(summary.sockets) sockets on \(summary.ports) ports for \(summary.services) services, \(summary.retrying) retrying"
         switch publisher?.state {
         case .running?: text += "\nHolding \(counts)"
         case .stopped(let reason)?:
@@ -144,6 +175,24 @@ public struct StatusReport: Equatable, Sendable {
         return text + "\n"
     }
 
+    /// The DETAIL column: why a socket is retried, who released it, and who has its port now.
+    static func detailText(_ row: Row) -> String {
+        var parts: [String] = []
+        if row.state == "released", let detail = row.detail {
+            let words = detail.split(separator: " ")
+            parts.append("by \(words.first ?? "")" + (words.count == 2 ? " (\(words[1]))" : ""))
+        } else if let detail = row.detail {
+            parts.append(detail)
+        }
+        switch row.occupancy {
+        case nil: break
+        case .free?: parts.append("port free")
+        case .hidden?: parts.append("port in use (by a process this user cannot see: run as root)")
+        case .occupied(let occupant)?: parts.append((row.isTaken ? "TAKEN by " : "now ") + occupant.description)
+        }
+        return parts.joined(separator: "; ")
+    }
+
     /// The `--json` form: a stable schema for scripts, documented in the README.
     public func json() -> String {
         let rowsJSON = rows.map { row in
@@ -151,10 +200,23 @@ public struct StatusReport: Equatable, Sendable {
                 + "\"family\":\(row.family.map { "\"\($0.rawValue)\"" } ?? "null"),\"state\":\(Self.quoted(row.state)),"
                 + "\"since\":\(row.since.map(String.init) ?? "null"),"
                 + "\"shared_with\":[\(row.sharedWith.map(Self.quoted).joined(separator: ","))],"
-                + "\"detail\":\(row.detail.map(Self.quoted) ?? "null")}"
+                + "\"detail\":\(row.detail.map(Self.quoted) ?? "null"),"
+                + "\"occupant\":\(Self.occupantJSON(row.occupancy)),\"taken\":\(row.isTaken)}"
         }
         return "{\"version\":1,\"running\":\(running),\"summary\":{\"ports\":\(summary.ports),\"services\":\(summary.services),"
-            + "\"conflicts\":\(summary.conflicts)},\"reservations\":[\(rowsJSON.joined(separator: ","))]}\n"
+            + "\"conflicts\":\(summary.retrying),\"retrying\":\(summary.retrying),\"sockets\":\(summary.sockets)},"
+            + "\"reservations\":[\(rowsJSON.joined(separator: ","))]}\n"
+    }
+
+    /// null (not looked at), "free", "hidden", or the process.
+    static func occupantJSON(_ occupancy: PortHolder.Occupancy?) -> String {
+        switch occupancy {
+        case nil: return "null"
+        case .free?: return "\"free\""
+        case .hidden?: return "\"hidden\""
+        case .occupied(let occupant)?:
+            return "{\"command\":\(quoted(occupant.command)),\"pid\":\(occupant.pid),\"unit\":\(occupant.unit.map(quoted) ?? "null")}"
+        }
     }
 
     static func quoted(_ text: String) -> String {

@@ -39,3 +39,30 @@ extension PortKey {
         self.init(port, transport)
     }
 }
+
+/// One reserved socket: a port and protocol in one family. Reservations are counted in sockets,
+/// not ports: a port held in IPv6 alone is not held.
+public struct SocketSlot: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let key: PortKey
+    public let family: AddressFamily
+
+    public init(_ key: PortKey, _ family: AddressFamily) {
+        self.key = key
+        self.family = family
+    }
+
+    /// "0.0.0.0:631/tcp" or "[::]:631/tcp", as messages name a socket.
+    public var description: String { (family == .ipv4 ? "0.0.0.0:" : "[::]:") + key.description }
+
+    /// "631/tcp/ipv4", as the control socket's replies carry it.
+    public var wireName: String { "\(key)/\(family.rawValue)" }
+
+    /// Parses `wireName`.
+    public init?(wireName text: Substring) {
+        guard let slash = text.lastIndex(of: "/"), let key = PortKey(text[..<slash]),
+              let family = AddressFamily(rawValue: String(text[text.index(after: slash)...])) else { return nil }
+        self.init(key, family)
+    }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { (lhs.key, lhs.family) < (rhs.key, rhs.family) }
+}

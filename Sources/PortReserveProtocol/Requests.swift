@@ -14,8 +14,23 @@ public enum ReleaseReply: Equatable, Sendable {
     case released([PortKey])
     case alreadyReleased
     case unknown
-    /// The ports held again after a reclaim, and those that could not be (still in use).
-    case reclaimed(held: [PortKey], notHeld: [PortKey])
+    /// The sockets held after a reclaim, and those that are not (yet): counted per socket, since a
+    /// port held in one family only is not held.
+    case reclaimed(held: [SocketSlot], notHeld: [NotHeldSocket])
+}
+
+/// A socket a reclaim could not hold, why, and in how many seconds the daemon tries again
+/// (nil: it does not, the port being released for another service that shares it).
+public struct NotHeldSocket: Equatable, Sendable {
+    public let slot: SocketSlot
+    public let reason: String
+    public let retryInSeconds: Int?
+
+    public init(slot: SocketSlot, reason: String, retryInSeconds: Int?) {
+        self.slot = slot
+        self.reason = reason
+        self.retryInSeconds = retryInSeconds
+    }
 }
 
 /// The control socket's request and reply format.
@@ -115,14 +130,17 @@ public enum RequestCodec {
 
     /// The reply to a release or reclaim: one line per name, over as many datagrams as it takes
     /// (a release of `*` answers for every service). All but the last start `release more`.
+    /// A reclaim's line lists the sockets held (`631/tcp/ipv4`), and each socket not held follows
+    /// on a line of its own: `not-held NAME SOCKET SECONDS|- REASON`.
     public static func encodeReleaseReply(_ results: [(String, ReleaseReply)]) -> [[UInt8]] {
-        let lines = results.map { name, reply -> String in
+        let lines = results.flatMap { name, reply -> [String] in
             switch reply {
-            case .released(let ports): return "released \(name)" + ports.map { " \($0)" }.joined()
-            case .alreadyReleased: return "already-released \(name)"
-            case .unknown: return "unknown \(name)"
+            case .released(let ports): return ["released \(name)" + ports.map { " \($0)" }.joined()]
+            case .alreadyReleased: return ["already-released \(name)"]
+            case .unknown: return ["unknown \(name)"]
             case .reclaimed(let held, let notHeld):
-                return "reclaimed \(name)" + held.map { " \($0)" }.joined() + " |" + notHeld.map { " \($0)" }.joined()
+                return ["reclaimed \(name)" + held.map { " \($0.wireName)" }.joined()]
+                    + notHeld.map { "not-held \(name) \($0.slot.wireName) \($0.retryInSeconds.map(String.init) ?? "-") \(printable($0.reason))" }
             }
         }
         return split(lines, more: "release more", last: "release")
@@ -190,13 +208,17 @@ public enum RequestCodec {
             case "already-released": results.append((name, .alreadyReleased))
             case "unknown": results.append((name, .unknown))
             case "reclaimed":
-                let lists = words.dropFirst(2).split(separator: "|", omittingEmptySubsequences: false)
-                guard lists.count == 2 else { return .failure(RequestError("malformed reply line \"\(line)\"")) }
-                let held = lists[0].compactMap { PortKey($0) }, notHeld = lists[1].compactMap { PortKey($0) }
-                guard held.count == lists[0].count, notHeld.count == lists[1].count else {
+                let held = words.dropFirst(2).compactMap { SocketSlot(wireName: $0) }
+                guard held.count == words.count - 2 else { return .failure(RequestError("malformed reply line \"\(line)\"")) }
+                results.append((name, .reclaimed(held: held, notHeld: [])))
+            case "not-held":
+                let parts = line.split(separator: " ", maxSplits: 4, omittingEmptySubsequences: false)
+                guard parts.count == 5, let slot = SocketSlot(wireName: parts[2]), parts[3] == "-" || Int(parts[3]) != nil,
+                      let last = results.last, last.0 == name, case .reclaimed(let held, let notHeld) = last.1 else {
                     return .failure(RequestError("malformed reply line \"\(line)\""))
                 }
-                results.append((name, .reclaimed(held: held, notHeld: notHeld)))
+                let socket = NotHeldSocket(slot: slot, reason: String(parts[4]), retryInSeconds: Int(parts[3]))
+                results[results.count - 1] = (name, .reclaimed(held: held, notHeld: notHeld + [socket]))
             default: return .failure(RequestError("malformed reply line \"\(line)\""))
             }
         }

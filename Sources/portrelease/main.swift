@@ -198,7 +198,6 @@ func release(_ options: Options) -> Int32 {
         say("portrelease: \(why); run it as root (in a unit's ExecStartPre=, prefix the command with + when the unit has User=)")
         return 1
     case .answered(let results):
-        var status: Int32 = 0
         for (name, reply) in results {
             switch reply {
             case .released(let ports):
@@ -211,7 +210,7 @@ func release(_ options: Options) -> Int32 {
                 break  // a daemon never answers a release this way
             }
         }
-        return status
+        return 0
     }
 }
 

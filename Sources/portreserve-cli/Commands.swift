@@ -14,7 +14,7 @@ struct Portreserve: ParsableCommand {
         abstract: "Hold well-known ports at boot until their services ask for them.",
         discussion: """
             Binds every port named in the configuration directories, then gives each service's ports up \
-            when `portrelease NAME` asks. Exits once everything is released. Under systemd the control \
+            when `portrelease NAME` asks, and keeps trying to hold what it could not. Under systemd the control \
             socket comes from portreserve.socket; without it the daemon creates it.
             """,
         version: Version.current,
@@ -91,8 +91,10 @@ struct Status: ParsableCommand {
         abstract: "Show what the daemon holds (any user may read it).",
         discussion: """
             Reads the status the daemon publishes in its state directory (nobody needs to reach the control \
-            socket) and prints one row per service, port, protocol and family with its state (held, conflict, \
-            failed, released; shared with other services) and since when, then a summary line. When no daemon \
+            socket) and prints one row per service, port, protocol and family with its state (held, retrying, \
+            released; shared with other services) and since when, then a summary line. For a port not held, \
+            it shows who has it now (process, pid, unit; every process when run as root), and TAKEN when a \
+            released port is in use by a process outside the unit that released it. When no daemon \
             runs, says so, shows what it last published (or what the configuration would reserve), and exits 3 \
             (LSB "not running").
             """)
@@ -114,7 +116,8 @@ struct Status: ParsableCommand {
         case .failure(let error):
             throw CommandFailure("portreserve status: \(error)")
         case .success(let published):
-            let report = published ?? StatusReport.wouldReserve(location.loader.load())
+            // Who has each port we do not hold, from /proc: complete when root asks.
+            let report = published?.withOccupants() ?? StatusReport.wouldReserve(location.loader.load())
             print(json ? report.json() : report.text(), terminator: "")
             if !report.running { throw ExitCode(3) }
         }
@@ -146,9 +149,12 @@ struct Reclaim: ParsableCommand {
         abstract: "Reserve a released service's ports again (root only), for ExecStopPost=.",
         discussion: """
             Once the real service has stopped, its ports are free, and an RPC service could take them before \
-            it starts again. `ExecStopPost=/usr/sbin/portreserve reclaim NAME` makes the daemon (started \
-            again by socket activation if it had exited) hold them again and forget the release. Exits 0 \
-            when done or when no daemon runs, 1 when refused or when a port could not be held, 2 on timeout.
+            it starts again. `ExecStopPost=-/usr/sbin/portreserve reclaim NAME` makes the daemon hold them \
+            again and forget the release. What is still held stays held; a socket that cannot be bound now \
+            (a connection of the stopped service in TIME_WAIT, another process on the port) is tried again \
+            by the daemon until it is held. Exits 0 when every socket of every name is held, 1 when one is \
+            not (each is named, with when it is tried again), when a name is unknown or the request is \
+            refused, 2 on timeout, and 3 when no daemon runs.
             """)
 
     @OptionGroup var location: Location
@@ -156,47 +162,75 @@ struct Reclaim: ParsableCommand {
     @Option(help: ArgumentHelp("Seconds to wait for the daemon's answer.", valueName: "seconds"))
     var timeout: Double = Defaults.releaseTimeoutSeconds
 
+    @Option(help: ArgumentHelp("Wait up to this many seconds for the daemon's retries to hold every socket.",
+                               discussion: "A TCP port whose last connections are in TIME_WAIT is free again within a minute.",
+                               valueName: "seconds"))
+    var wait: Double = 0
+
     @Argument(help: ArgumentHelp("Service names, or * for all.", valueName: "name"))
     var names: [String]
 
     func validate() throws {
         guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be between 0 and 86400 seconds, got \(timeout)") }
+        guard wait >= 0, wait <= 86_400 else { throw ValidationError("--wait must be between 0 and 86400 seconds, got \(wait)") }
         for name in names {
             if let why = RequestCodec.whyInvalid(name: name) { throw ValidationError(why) }
         }
     }
 
     func run() throws {
-        let outcome: ControlOutcome<[(String, ReleaseReply)]>
-        do { outcome = try ControlClient(socketPath: location.socketPath, timeoutSeconds: timeout).reclaim(names) } catch {
-            throw CommandFailure("portreserve reclaim: \(error)")
-        }
-        switch outcome {
-        case .noDaemon:
-            return  // nothing runs to hold the ports; the next boot reserves them anyway
-        case .timedOut:
-            writeAll("portreserve reclaim: the daemon at \(location.socketPath) did not answer within \(timeout) seconds\n")
-            throw ExitCode(2)
-        case .rejected(let message):
-            throw CommandFailure("portreserve reclaim: the daemon rejected the request: \(message)")
-        case .refused(let why):
-            throw CommandFailure("portreserve reclaim: refused: \(why)")
-        case .permissionDenied(let why):
-            throw CommandFailure("portreserve reclaim: \(why)")
-        case .answered(let results):
-            var failed = false
-            for (name, reply) in results {
-                switch reply {
-                case .reclaimed(_, let notHeld) where !notHeld.isEmpty:
-                    failed = true
-                    writeAll("portreserve reclaim: \(name): could not hold \(notHeld.map(\.description).joined(separator: " ")): still in use\n")
-                case .unknown:
-                    writeAll("portreserve reclaim: \(name): no such service is configured\n")
-                default: break
-                }
+        let client = ControlClient(socketPath: location.socketPath, timeoutSeconds: timeout)
+        let deadline = monotonicNow() + wait
+        while true {
+            let outcome: ControlOutcome<[(String, ReleaseReply)]>
+            do { outcome = try client.reclaim(names) } catch {
+                throw CommandFailure("portreserve reclaim: \(error)")
             }
-            if failed { throw ExitCode.failure }
+            switch outcome {
+            case .noDaemon:
+                writeAll("portreserve reclaim: no daemon at \(location.socketPath) (portreserve.socket is not active and none runs): nothing holds the ports\n")
+                throw ExitCode(3)
+            case .timedOut:
+                writeAll("portreserve reclaim: the daemon at \(location.socketPath) did not answer within \(timeout) seconds\n")
+                throw ExitCode(2)
+            case .rejected(let message):
+                throw CommandFailure("portreserve reclaim: the daemon rejected the request: \(message)")
+            case .refused(let why):
+                throw CommandFailure("portreserve reclaim: refused: \(why)")
+            case .permissionDenied(let why):
+                throw CommandFailure("portreserve reclaim: \(why)")
+            case .answered(let results):
+                let notHeld = results.flatMap { name, reply -> [(String, NotHeldSocket)] in
+                    guard case .reclaimed(_, let sockets) = reply else { return [] }
+                    return sockets.map { (name, $0) }
+                }
+                let unknown = results.filter { $0.1 == .unknown }.map(\.0)
+                // Asking again is harmless (what is held stays held) and makes the daemon try at once.
+                let remaining = deadline - monotonicNow()
+                if !notHeld.isEmpty && unknown.isEmpty && remaining > 0 {
+                    let soonest = notHeld.compactMap(\.1.retryInSeconds).min().map(Double.init) ?? 1
+                    sleepSeconds(min(remaining, max(0.25, min(soonest, 1))))
+                    continue
+                }
+                for name in unknown { writeAll("portreserve reclaim: \(name): no such service is configured\n") }
+                for (name, socket) in notHeld {
+                    let when = socket.retryInSeconds.map { "; tried again in \($0) s" } ?? ""
+                    writeAll("portreserve reclaim: \(name): \(socket.slot) is not held (\(socket.reason))\(when)\n")
+                }
+                if !notHeld.isEmpty || !unknown.isEmpty { throw ExitCode.failure }
+                return
+            }
         }
+    }
+
+    private func monotonicNow() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+
+    private func sleepSeconds(_ seconds: Double) {
+        _ = poll(nil, 0, CInt(seconds * 1000))
     }
 }
 

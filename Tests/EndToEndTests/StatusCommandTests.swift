@@ -13,13 +13,13 @@ import TestSupport
         #expect(lines.count == 6)
         #expect(lines.first?.hasPrefix("SERVICE") == true)
         #expect(lines[1].hasPrefix("dns      \(ports[1])  udp    ipv4    held"))
-        #expect(lines.last == "Holding 2 ports for 2 services, 0 conflicts")
+        #expect(lines.last == "Holding 4 sockets on 2 ports for 2 services, 0 retrying")
         if runningAsRoot {
             chmod(daemon.directory.path, 0o755)
             let asNobody = try run("/usr/bin/setpriv", ["--reuid", "nobody", "--regid", "nogroup", "--clear-groups",
                                                         product("portreserve"), "status", "--json", "--socket", daemon.socketPath])
             #expect(asNobody.status == 0)
-            #expect(asNobody.standardOutput.hasPrefix(#"{"version":1,"running":true,"summary":{"ports":2,"services":2,"conflicts":0}"#))
+            #expect(asNobody.standardOutput.hasPrefix(#"{"version":1,"running":true,"summary":{"ports":2,"services":2,"conflicts":0,"retrying":0,"sockets":4}"#))
         }
     }
 

@@ -90,7 +90,7 @@ import TestSupport
         ])
         // alpha uses exactly the sockets it was handed; only beta's are new to the store.
         #expect(Set(heldDescriptors(daemon, "alpha")) == [four, six])
-        #expect(daemon.table.summary() == ReservationSummary(ports: 2, services: 2, conflicts: 0))
+        #expect(daemon.table.summary() == ReservationSummary(ports: 2, services: 2, retrying: 0, sockets: 4))
         #expect(manager.stored.map(\.name) == ["beta.\(ports[1]).udp"])
         let removals = manager.storeRemovals
         #expect(removals.sorted() == ["alpha.\(ports[2]).tcp", "gone.\(ports[3]).udp"])
@@ -126,10 +126,10 @@ import TestSupport
         #expect(!canBind(ports[0], .tcp4) && !canBind(ports[2], .tcp6))
         #expect(canBind(ports[1], .udp4) && canBind(ports[1], .udp6))
         #expect(!canBind(ports[3], .udp4))
-        #expect(daemon.table.summary() == ReservationSummary(ports: 3, services: 2, conflicts: 0))
+        #expect(daemon.table.summary() == ReservationSummary(ports: 3, services: 2, retrying: 0, sockets: 6))
         let reloading = manager.messages.lastIndex { if case .reloading = $0.first { true } else { false } }
         #expect(reloading != nil && reloading! < manager.messages.count - 1)
-        #expect(manager.messages.last == [.ready, .status("Holding 3 ports for 2 services, 0 conflicts")])
+        #expect(manager.messages.last == [.ready, .status("Holding 6 sockets on 3 ports for 2 services, 0 retrying")])
     }
 
     @Test func aReleasedServiceStaysReleasedAndABrokenFileKeepsItsReservations() throws {
@@ -155,7 +155,7 @@ import TestSupport
         #expect(canBind(ports[0], .tcp4))
         let replies = daemon.handle(request(.reclaim(["alpha", "nosuch"])))
         #expect(String(decoding: replies[0], as: UTF8.self)
-            == ".portreserve/1 release\nreclaimed alpha \(ports[0])/tcp |\nunknown nosuch\n")
+            == ".portreserve/1 release\nreclaimed alpha \(ports[0])/tcp/ipv4 \(ports[0])/tcp/ipv6\nunknown nosuch\n")
         #expect(!canBind(ports[0], .tcp4) && !canBind(ports[0], .tcp6))
         #expect(daemon.table.isReleased("alpha") == false)
         #expect(!(try String(contentsOfFile: directory.path + "/state/released", encoding: .utf8)).contains("alpha"))
@@ -169,7 +169,39 @@ import TestSupport
         let four = holdPort(ports[0], .tcp4), six = holdPort(ports[0], .tcp6)
         defer { close(four); close(six) }
         let decoded = try RequestCodec.decodeReleaseReply(daemon.handle(request(.reclaim(["alpha"])))[0]).get()
-        #expect(decoded.first?.1 == .reclaimed(held: [], notHeld: [PortKey(ports[0], .tcp)]))
-        #expect(daemon.table.summary().conflicts == 2)
+        let reason = "Address already in use"
+        #expect(decoded.first?.1 == .reclaimed(held: [], notHeld: [
+            NotHeldSocket(slot: SocketSlot(PortKey(ports[0], .tcp), .ipv4), reason: reason, retryInSeconds: 1),
+            NotHeldSocket(slot: SocketSlot(PortKey(ports[0], .tcp), .ipv6), reason: reason, retryInSeconds: 1),
+        ]))
+        #expect(daemon.table.summary().retrying == 2)
+        #expect(daemon.statusText == "Holding 2 sockets on 1 ports for 1 services, 2 retrying")
+    }
+
+    /// Half held (IPv4 in TIME_WAIT, say): a reclaim keeps the held socket, reports the other
+    /// one, and the daemon's retry holds it once it is free, logged once.
+    @Test func aHalfHeldReclaimKeepsItsSocketAndTheRetryHoldsTheRest() throws {
+        let daemon = makeDaemon()
+        daemon.start()
+        _ = daemon.handle(request(.release(["alpha"])))
+        var four: CInt? = holdPort(ports[0], .tcp4)
+        defer { if let four { close(four) } }
+        _ = daemon.handle(request(.reclaim(["alpha"])))
+        let six = heldDescriptors(daemon, "alpha")
+        #expect(six.count == 1)
+        _ = daemon.handle(request(.reclaim(["alpha"])))
+        #expect(heldDescriptors(daemon, "alpha") == six)
+        #expect(!canBind(ports[0], .tcp6))
+        close(four!)
+        four = nil
+        var clock = 0
+        daemon.table.clock = { monotonicMilliseconds() + clock }
+        clock = daemon.millisecondsUntilRetry!
+        manager.messages = []
+        daemon.retryDue()
+        #expect(heldDescriptors(daemon, "alpha").count == 2)
+        #expect(!canBind(ports[0], .tcp4))
+        #expect(manager.messages.last == [.status(daemon.statusText)])
+        #expect(daemon.millisecondsUntilRetry == nil)
     }
 }

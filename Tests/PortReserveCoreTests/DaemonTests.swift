@@ -99,9 +99,8 @@ final class RecordingServiceManager: ServiceManaging {
     @Test func readyComesOnceEveryPortIsBound() {
         let daemon = makeDaemon()
         daemon.start()
-        #expect(manager.messages == [[.ready, .status("Holding 3 ports for 2 services, 0 conflicts")]])
+        #expect(manager.messages == [[.ready, .status("Holding 6 sockets on 3 ports for 2 services, 0 retrying")]])
         #expect(manager.heldAtReady == true)
-        #expect(!daemon.isFinished)
     }
 
     @Test func onlyRootMayReleaseAndNothingIsLostWhenRefused() {
@@ -124,7 +123,7 @@ final class RecordingServiceManager: ServiceManaging {
         let replies = daemon.handle(request(.release(["alpha", "nosuch"])))
         #expect(text(replies) == [".portreserve/1 release\nreleased alpha \(ports[0])/tcp \(ports[0])/udp\nunknown nosuch\n"])
         for probe in Probe.allCases { #expect(canBind(ports[0], probe)) }
-        #expect(manager.messages.last == [.status("Holding 1 ports for 1 services, 0 conflicts")])
+        #expect(manager.messages.last == [.status("Holding 2 sockets on 1 ports for 1 services, 0 retrying")])
         #expect(text(daemon.handle(request(.release(["alpha"])))) == [".portreserve/1 release\nalready-released alpha\n"])
     }
 
@@ -132,7 +131,7 @@ final class RecordingServiceManager: ServiceManaging {
         let daemon = makeDaemon()
         daemon.start()
         #expect(daemon.handle(request(.legacyRelease("*"), from: UnixAddress(pathBytes: []))).isEmpty)
-        #expect(daemon.isFinished)
+        #expect(daemon.table.heldSocketCount == 0)
         #expect(canBind(ports[1], .udp4) && canBind(ports[0], .tcp6))
         #expect(Set((try? String(contentsOfFile: directory.path + "/state/released", encoding: .utf8))?.split(separator: "\n") ?? [])
             == ["alpha", "beta"])
@@ -161,7 +160,7 @@ final class RecordingServiceManager: ServiceManaging {
         }
         #expect(star.map { $0.metadata["PORTRESERVE_SERVICE"] } == [.array(["alpha"]), .array(["beta"])])
         #expect(star.allSatisfy { $0.metadata["PORTRESERVE_REQUESTER_PID"] == "4242" })
-        #expect(daemon.isFinished)
+        #expect(daemon.table.heldSocketCount == 0)
     }
 
     @Test func aRestartedDaemonDoesNotTakeBackWhatWasReleased() {
@@ -177,7 +176,7 @@ final class RecordingServiceManager: ServiceManaging {
         #expect(!canBind(ports[1], .udp4))
         // Status still lists what was released, as before the restart.
         #expect(second.table.status().filter { $0.service == "alpha" }.map(\.state)
-            == Array(repeating: .released(by: "alpha"), count: 4))
+            == Array(repeating: .released(by: "alpha", unit: nil), count: 4))
         #expect(text(second.handle(request(.release(["alpha"])))) == [".portreserve/1 release\nalready-released alpha\n"])
     }
 
@@ -327,7 +326,7 @@ final class RecordingServiceManager: ServiceManaging {
         #expect(info.st_mode & 0o777 == 0o644)
         let report = try #require(try StatusReport.read(stateDirectory: directory.path + "/state").get())
         #expect(report.running)
-        #expect(report.summary == ReservationSummary(ports: 3, services: 2, conflicts: 0))
+        #expect(report.summary == ReservationSummary(ports: 3, services: 2, retrying: 0, sockets: 6))
         #expect(report.rows.count == 6)
         #expect(report.rows[0].service == "alpha" && report.rows[0].state == "held")
         _ = daemon.handle(request(.release(["alpha"])))

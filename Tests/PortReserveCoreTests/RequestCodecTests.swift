@@ -54,7 +54,11 @@ import Glibc
         let replies: [(String, ReleaseReply)] = [
             ("cups", .released([PortKey(631, .tcp), PortKey(631, .udp)])), ("rsync", .alreadyReleased),
             ("nfs", .unknown),
-            ("statd", .reclaimed(held: [PortKey(662, .tcp)], notHeld: [PortKey(662, .udp)])), ("nis", .reclaimed(held: [], notHeld: [])),
+            ("statd", .reclaimed(held: [SocketSlot(PortKey(662, .tcp), .ipv4), SocketSlot(PortKey(662, .tcp), .ipv6)], notHeld: [
+                NotHeldSocket(slot: SocketSlot(PortKey(662, .udp), .ipv4), reason: "Address already in use", retryInSeconds: 2),
+                NotHeldSocket(slot: SocketSlot(PortKey(662, .udp), .ipv6), reason: "released for another service", retryInSeconds: nil),
+            ])),
+            ("nis", .reclaimed(held: [], notHeld: [])),
         ]
         let decoded = try RequestCodec.decodeReleaseReply(RequestCodec.encodeReleaseReply(replies)).get()
         #expect(decoded.map(\.0) == replies.map(\.0))
@@ -104,14 +108,14 @@ import Glibc
                        state: .conflict(SystemError(call: "bind", errno: EADDRINUSE), holder: "x\nrow forged 1/tcp ipv4 held 1 - - (pid 7)"),
                        sharedWith: [], since: 1_700_000_001)]
         let bytes = StatusCodec.encode(pid: 42, state: .running, since: 1_700_000_000,
-                                       summary: .init(ports: 3001, services: 3001, conflicts: 1), rows: rows)
+                                       summary: .init(ports: 3001, services: 3001, retrying: 1, sockets: 3000), rows: rows)
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
         #expect(lines.count == 3 + 3001)
         #expect(lines[0] == "portreserve-status 1")
         #expect(lines[1] == "daemon 42 running 1700000000 -")
         #expect(lines[3] == "row service0 10000/tcp ipv4 held 1700000000 - -")
         // A holder's name is the holder's to choose: it cannot add a line.
-        #expect(lines.last == "row evil 9/udp ipv6 conflict 1700000001 - Address already in use; x\\u{A}row forged 1/tcp ipv4 held 1 - - (pid 7)")
+        #expect(lines.last == "row evil 9/udp ipv6 retrying 1700000001 - conflict: Address already in use; held by x\\u{A}row forged 1/tcp ipv4 held 1 - - (pid 7)")
         let report = try StatusReport.decode(bytes, isAlive: { $0 == 42 }).get()
         #expect(report.running)
         #expect(report.rows.count == 3001)

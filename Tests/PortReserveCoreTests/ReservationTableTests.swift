@@ -5,11 +5,11 @@ import TestSupport
 
 @testable import PortReserveCore
 
-@Suite struct ReservationTableTests {
-    func service(_ name: String, _ ports: [PortKey]) -> ServiceConfiguration {
-        ServiceConfiguration(name: name, file: "/etc/portreserve/\(name)", entries: [ConfiguredEntry(line: 1, text: "", ports: ports)])
-    }
+func service(_ name: String, _ ports: [PortKey]) -> ServiceConfiguration {
+    ServiceConfiguration(name: name, file: "/etc/portreserve/\(name)", entries: [ConfiguredEntry(line: 1, text: "", ports: ports)])
+}
 
+@Suite struct ReservationTableTests {
     @Test func everyProtocolAndFamilyIsHeldUntilReleased() {
         let port = unusedPorts(1)[0]
         let table = ReservationTable(families: [.ipv4, .ipv6])
@@ -34,9 +34,9 @@ import TestSupport
         let events = table.add(service("b", [PortKey(ports[1], .tcp)]))
         #expect(events == [.shared(service: "b", PortKey(ports[1], .tcp), with: "a")])
         #expect(table.heldSocketCount == 2)
-        #expect(table.summary() == ReservationSummary(ports: 2, services: 2, conflicts: 0))
-        #expect(table.release("b") == .released([PortKey(ports[1], .tcp)]))
-        #expect(table.summary() == ReservationSummary(ports: 1, services: 1, conflicts: 0))
+        #expect(table.summary() == ReservationSummary(ports: 2, services: 2, retrying: 0, sockets: 2))
+        #expect(table.release("b", unit: "b.service") == .released([PortKey(ports[1], .tcp)]))
+        #expect(table.summary() == ReservationSummary(ports: 1, services: 1, retrying: 0, sockets: 1))
         #expect(canBind(ports[1], .tcp4))
         #expect(!canBind(ports[0], .tcp4))
         #expect(table.release("a") == .released([PortKey(ports[0], .tcp)]))
@@ -44,7 +44,7 @@ import TestSupport
         let rows = table.status()
         #expect(rows.map(\.service) == ["a", "a", "b"])
         #expect(rows[1].sharedWith == ["b"])
-        #expect(rows[1].state == .released(by: "b"))
+        #expect(rows[1].state == .released(by: "b", unit: "b.service"))
     }
 
     @Test func aPortTakenByAnotherProcessIsAConflictAndTheRestIsHeld() {
@@ -68,11 +68,13 @@ import TestSupport
             .reserved(service: "cups", PortKey(ports[0], .tcp), families: [.ipv6]),
             .reserved(service: "cups", PortKey(ports[1], .tcp), families: [.ipv4, .ipv6]),
         ])
-        #expect(table.summary() == ReservationSummary(ports: 2, services: 1, conflicts: 1))
+        #expect(table.summary() == ReservationSummary(ports: 2, services: 1, retrying: 1, sockets: 3))
         #expect(table.heldSocketCount == 3)
-        // A released conflict is no longer counted as one.
+        #expect(table.millisecondsUntilRetry != nil)
+        // A released conflict is no longer counted as one, nor tried again.
         _ = table.release("cups")
         #expect(table.summary() == ReservationSummary())
+        #expect(table.millisecondsUntilRetry == nil)
     }
 
     @Test func runningOutOfDescriptorsIsReportedAndTheRestStillWorks() {
@@ -115,5 +117,117 @@ import TestSupport
         #expect(events.contains(.failed(service: "big", PortKey(ports[1], .udp), .ipv6,
                                         SystemError(call: "socket", subject: "[::]:\(ports[1])/udp", errno: EMFILE))))
         #expect(canBind(ports[1], .udp6) && !canBind(ports[1], .udp4))
+    }
+}
+
+/// A socket that could not be bound is tried again until it is held, released or no longer
+/// configured, on a schedule of its own; reclaim keeps what is held and binds only the rest.
+@Suite struct RetryTests {
+    final class Clock: @unchecked Sendable { var now = 1_000_000 }
+
+    func table(_ clock: Clock, families: [AddressFamily] = [.ipv4, .ipv6]) -> ReservationTable {
+        let table = ReservationTable(families: families)
+        table.clock = { clock.now }
+        return table
+    }
+
+    @Test func aConflictIsHeldOnceItsHolderLetsGoAndLoggedOnce() {
+        let clock = Clock()
+        let port = unusedPorts(1)[0]
+        var taken: CInt? = holdPort(port, .udp4)
+        defer { if let taken { close(taken) } }
+        let table = table(clock)
+        var bound: [(PortKey, [CInt])] = []
+        table.onBind = { key, fds, _ in bound.append((key, fds)) }
+        _ = table.add(service("statd", [PortKey(port, .udp)]))
+        #expect(table.summary() == ReservationSummary(ports: 1, services: 1, retrying: 1, sockets: 1))
+        #expect(table.millisecondsUntilRetry == 1_000)
+        // Not due yet: nothing is tried.
+        clock.now += 999
+        #expect(table.retryDue() == [])
+        // Due, still taken: no event, and the next try is later.
+        clock.now += 1
+        #expect(table.retryDue() == [])
+        #expect(table.millisecondsUntilRetry == 2_000)
+        #expect(table.status().first { $0.family == .ipv4 }.map { $0.state.isRetried } == true)
+        // The holder exits: the next attempt holds it, once.
+        close(taken!)
+        taken = nil
+        clock.now += 2_000
+        #expect(table.retryDue() == [.heldAgain(service: "statd", SocketSlot(PortKey(port, .udp), .ipv4), attempts: 3)])
+        #expect(table.summary() == ReservationSummary(ports: 1, services: 1, retrying: 0, sockets: 2))
+        #expect(table.millisecondsUntilRetry == nil)
+        #expect(!canBind(port, .udp4))
+        // The new socket goes to the descriptor store like any other.
+        #expect(bound.last?.0 == PortKey(port, .udp) && bound.last?.1.count == 1)
+    }
+
+    @Test func theBackOffGrowsToFifteenSecondsAndStaysThere() {
+        let clock = Clock()
+        let port = unusedPorts(1)[0]
+        let taken = holdPort(port, .tcp4)
+        defer { close(taken) }
+        let table = table(clock, families: [.ipv4])
+        _ = table.add(service("cups", [PortKey(port, .tcp)]))
+        var waits: [Int] = []
+        for _ in 0..<7 {
+            let wait = table.millisecondsUntilRetry!
+            waits.append(wait)
+            clock.now += wait
+            _ = table.retryDue()
+        }
+        #expect(waits == [1_000, 2_000, 4_000, 8_000, 15_000, 15_000, 15_000])
+    }
+
+    @Test func aPortNoLongerConfiguredIsNotTriedAgain() {
+        let clock = Clock()
+        let port = unusedPorts(1)[0]
+        let taken = holdPort(port, .udp4)
+        defer { close(taken) }
+        let table = table(clock, families: [.ipv4])
+        _ = table.add(service("statd", [PortKey(port, .udp)]))
+        table.forget("statd")
+        #expect(table.millisecondsUntilRetry == nil)
+        #expect(table.summary() == ReservationSummary())
+    }
+
+    /// The TIME_WAIT case: one family could not be bound again. A reclaim must keep the held
+    /// socket (closing it loses the port), bind what is missing, and say which socket is not held.
+    @Test func reclaimKeepsWhatIsHeldAndBindsOnlyTheRest() {
+        let clock = Clock()
+        let port = unusedPorts(1)[0]
+        let table = table(clock)
+        let cups = service("cups", [PortKey(port, .udp)])
+        _ = table.add(cups)
+        _ = table.release("cups")
+        // While released, another process takes the IPv4 port.
+        var other: CInt? = holdPort(port, .udp4)
+        defer { if let other { close(other) } }
+        let events = table.reclaim(cups)
+        #expect(events.count == 2)
+        #expect(events.contains(.reserved(service: "cups", PortKey(port, .udp), families: [.ipv6])))
+        let states = table.sockets(of: "cups")
+        #expect(states.count == 2)
+        #expect(states[0].1.isRetried && states[0].0 == SocketSlot(PortKey(port, .udp), .ipv4))
+        guard case .held(let ipv6) = states[1].1 else {
+            Issue.record("IPv6 not held: \(states)")
+            return
+        }
+        #expect(table.isReleased("cups") == false)
+        #expect(table.retryDelay(SocketSlot(PortKey(port, .udp), .ipv4)) == 1_000)
+        // A second reclaim changes nothing that is held: the same descriptor, still bound.
+        _ = table.reclaim(cups)
+        guard case .held(let again) = table.sockets(of: "cups")[1].1 else {
+            Issue.record("IPv6 lost by a second reclaim")
+            return
+        }
+        #expect(again == ipv6)
+        #expect(!canBind(port, .udp6))
+        // The other process goes; the retry holds IPv4 too.
+        close(other!)
+        other = nil
+        clock.now += table.millisecondsUntilRetry!
+        #expect(table.retryDue().count == 1)
+        #expect(table.summary().sockets == 2 && table.summary().retrying == 0)
     }
 }
