@@ -14,6 +14,7 @@ VENDORDIR   ?= $(PREFIX)/lib/portreserve
 CATALOGDIR  ?= $(PREFIX)/lib/systemd/catalog
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 UNITDIR     ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+GENERATORDIR ?= $(shell pkg-config --variable=systemdsystemgeneratordir systemd 2>/dev/null || echo /lib/systemd/system-generators)
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
@@ -43,6 +44,7 @@ all: build completions
 build:
 	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath --product portreserve
 	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath --product portreserve-cli
+	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath --product portreserve-generator
 	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath --product portrelease $(STATICFLAGS)
 
 # Generated from the command-line definitions of each program.
@@ -57,6 +59,7 @@ install: all
 	install -D -m 0755 $(RELEASE)/portreserve $(DESTDIR)$(SBINDIR)/portreserve
 	install -D -m 0755 $(RELEASE)/portreserve-cli $(DESTDIR)$(LIBEXECDIR)/portreserve-cli
 	install -D -m 0755 $(STATIC)/portrelease $(DESTDIR)$(SBINDIR)/portrelease
+	install -D -m 0755 $(RELEASE)/portreserve-generator $(DESTDIR)$(GENERATORDIR)/portreserve-generator
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/portreserve $(DESTDIR)$(VENDORDIR) $(DESTDIR)$(UNITDIR)
 	for unit in units/*.socket units/*.service; do \
 		sed 's|/usr/sbin/|$(SBINDIR)/|g' $$unit > $(DESTDIR)$(UNITDIR)/$$(basename $$unit) && \
@@ -77,6 +80,7 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/portreserve $(DESTDIR)$(SBINDIR)/portrelease $(DESTDIR)$(LIBEXECDIR)/portreserve-cli
 	-rmdir $(DESTDIR)$(LIBEXECDIR)
+	rm -f $(DESTDIR)$(GENERATORDIR)/portreserve-generator
 	rm -f $(DESTDIR)$(UNITDIR)/portreserve.socket $(DESTDIR)$(UNITDIR)/portreserve.service $(DESTDIR)$(UNITDIR)/portrelease@.service
 	rm -f $(DESTDIR)$(CATALOGDIR)/portreserve.catalog $(DESTDIR)$(SYSUSERSDIR)/portreserve.conf
 	rm -f $(DESTDIR)$(MANDIR)/man8/portreserve.8 $(DESTDIR)$(MANDIR)/man8/portrelease.8 $(DESTDIR)$(MANDIR)/man5/portreserve.d.5

@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "portreserve", targets: ["portreserve"]),
         .executable(name: "portreserve-cli", targets: ["portreserve-cli"]),
         .executable(name: "portrelease", targets: ["portrelease"]),
+        .executable(name: "portreserve-generator", targets: ["portreserve-generator"]),
         .library(name: "Systemd", targets: ["Systemd"]),
     ],
     dependencies: [
@@ -35,11 +36,14 @@ let package = Package(
         ),
         // The control socket's request format and its client: all that portrelease needs.
         .target(name: "PortReserveProtocol", dependencies: ["SystemCalls"]),
+        // Which file configures each service (the layering of the directories) and the hook
+        // directives: all the generator reads. No services database, no libsystemd.
+        .target(name: "PortReserveConfiguration", dependencies: ["PortReserveProtocol", "SystemCalls"]),
         // Configuration, reservations and the daemon loop. Never parses arguments.
         .target(
             name: "PortReserveCore",
             dependencies: [
-                "PortReserveProtocol", "Systemd", "SystemCalls",
+                "PortReserveConfiguration", "PortReserveProtocol", "Systemd", "SystemCalls",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -65,6 +69,12 @@ let package = Package(
             name: "portrelease",
             dependencies: ["PortReserveProtocol", "SystemCalls"]
         ),
+        // The systemd generator that hooks each configured service's unit: runs at every boot and
+        // daemon-reload, so it links only the configuration's layering and directives.
+        .executableTarget(
+            name: "portreserve-generator",
+            dependencies: ["PortReserveConfiguration", "SystemCalls"]
+        ),
         // A helper the Systemd tests run under systemd-socket-activate and in a private mount namespace.
         .executableTarget(
             name: "systemd-probe",
@@ -77,7 +87,7 @@ let package = Package(
         .testTarget(name: "PortReserveCoreTests", dependencies: ["PortReserveCore", "Systemd", "TestSupport"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["portreserve", "portreserve-cli", "portrelease", "PortReserveCore", "PortReserveProtocol", "TestSupport"]
+            dependencies: ["portreserve", "portreserve-cli", "portrelease", "portreserve-generator", "PortReserveCore", "PortReserveProtocol", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -12,34 +12,23 @@ public struct ServiceConfiguration: Equatable, Sendable {
     public let name: String
     public let file: String
     public let entries: [ConfiguredEntry]
+    /// How portreserve-generator hooks its units (the file's `@` directives).
+    public let hook: HookPlan
     /// Every port the service reserves, each once, in order. Stored: start-up reads it several
     /// times per service.
     public let ports: [PortKey]
 
-    public init(name: String, file: String, entries: [ConfiguredEntry]) {
+    public init(name: String, file: String, entries: [ConfiguredEntry], hook: HookPlan = HookPlan()) {
         self.name = name
         self.file = file
         self.entries = entries
+        self.hook = hook
         if entries.count == 1 {
             self.ports = entries[0].ports  // one line never names a port twice; no set to build
         } else {
             var seen = Set<PortKey>()
             self.ports = entries.flatMap(\.ports).filter { seen.insert($0).inserted }
         }
-    }
-}
-
-/// A problem in the configuration, reported as `FILE:LINE: message` (or `FILE: message` for the
-/// whole file) and skipped: the rest of the configuration still counts.
-public struct ConfigurationProblem: Equatable, Sendable, CustomStringConvertible {
-    public let file: String
-    public let line: Int?
-    public let message: String
-
-    /// The file name escaped (`printable`): a name with a newline or bytes that are not UTF-8
-    /// still reads as one `FILE:LINE:` prefix.
-    public var description: String {
-        line.map { "\(printable(file)):\($0): \(message)" } ?? "\(printable(file)): \(message)"
     }
 }
 
@@ -73,38 +62,8 @@ public struct ConfigurationLoader: Sendable {
     /// The configuration, or nil when `interrupted` answered true (it is asked before each file
     /// and every few thousand lines): a daemon told to stop while reading megabytes of junk stops.
     public func load(interrupted: () -> Bool) -> Configuration? {
-        var problems: [ConfigurationProblem] = []
-        // Service name and file path, first directory wins. Each directory's names come sorted, so
-        // only names from several directories need sorting again.
-        var chosen: [(name: String, path: String)] = []
-        var seen = Set<String>()
-        var directoriesWithNames = 0
-        for directory in directories {
-            let names: [String]
-            switch ConfigurationFiles.list(directory) {
-            case .success(let listed):
-                names = listed.names
-                for name in listed.undecodable {
-                    problems.append(ConfigurationProblem(
-                        file: directory, line: nil,
-                        message: "ignored \"\(printable(bytes: name))\": a service name must be valid UTF-8"))
-                }
-            case .failure(let error):
-                problems.append(ConfigurationProblem(file: directory, line: nil, message: "cannot read directory: \(error.reason)"))
-                continue
-            }
-            if !names.isEmpty { directoriesWithNames += 1 }
-            for name in names where !seen.contains(name) {
-                let path = directory + "/" + name
-                if let why = Self.unusableName(name) {
-                    problems.append(ConfigurationProblem(file: path, line: nil, message: why))
-                    continue
-                }
-                seen.insert(name)
-                chosen.append((name, path))
-            }
-        }
-        if directoriesWithNames > 1 { chosen.sort { $0.name < $1.name } }
+        let (chosen, layering) = ConfigurationFiles.layered(directories)
+        var problems = layering
         var services: [ServiceConfiguration] = []
         let database = servicesDatabase.snapshot()
         var linesSinceCheck = 0
@@ -116,10 +75,10 @@ public struct ConfigurationLoader: Sendable {
             case .unreadable(let message):
                 problems.append(ConfigurationProblem(file: path, line: nil, message: message))
             case .contents(let bytes):
-                guard let (entries, lineProblems) = parse(bytes, file: path, database: database, linesSinceCheck: &linesSinceCheck,
-                                                          interrupted: interrupted) else { return nil }
+                guard let (entries, hook, lineProblems) = parse(bytes, file: path, database: database, linesSinceCheck: &linesSinceCheck,
+                                                                interrupted: interrupted) else { return nil }
                 problems += lineProblems
-                services.append(ServiceConfiguration(name: name, file: path, entries: entries))
+                services.append(ServiceConfiguration(name: name, file: path, entries: entries, hook: hook))
             }
         }
         return Configuration(services: services, problems: problems)
@@ -128,12 +87,14 @@ public struct ConfigurationLoader: Sendable {
     /// The entries of one file, and a problem for each line that names no port.
     public func parse(_ bytes: [UInt8], file: String) -> ([ConfiguredEntry], [ConfigurationProblem]) {
         var lines = 0
-        return parse(bytes, file: file, database: servicesDatabase, linesSinceCheck: &lines, interrupted: { false })!
+        let (entries, _, problems) = parse(bytes, file: file, database: servicesDatabase, linesSinceCheck: &lines, interrupted: { false })!
+        return (entries, problems)
     }
 
     private func parse(_ bytes: [UInt8], file: String, database: ServicesDatabase, linesSinceCheck: inout Int,
-                       interrupted: () -> Bool) -> ([ConfiguredEntry], [ConfigurationProblem])? {
+                       interrupted: () -> Bool) -> ([ConfiguredEntry], HookPlan, [ConfigurationProblem])? {
         var entries: [ConfiguredEntry] = []
+        var hook = HookPlan()
         var problems: [ConfigurationProblem] = []
         var lineNumber = 0
         for rawLine in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
@@ -148,20 +109,13 @@ public struct ConfigurationLoader: Sendable {
                 problems.append(ConfigurationProblem(file: file, line: lineNumber, message: "not valid UTF-8"))
             case .blank: continue
             case .ports(let text, let ports): entries.append(ConfiguredEntry(line: lineNumber, text: text, ports: ports))
+            case .directive(let text):
+                if let why = HookDirectives.apply(text, to: &hook) {
+                    problems.append(ConfigurationProblem(file: file, line: lineNumber, message: why))
+                }
             case .invalid(let message): problems.append(ConfigurationProblem(file: file, line: lineNumber, message: message))
             }
         }
-        return (entries, problems)
-    }
-
-    /// Why a file name cannot be a service name, or nil when it can. Names with `.` or `~` never
-    /// get here: they are backups and packaging leftovers, ignored as the original did.
-    static func unusableName(_ name: String) -> String? {
-        if name == "*" { return "ignored: \"*\" means every service in a release request" }
-        if name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) { return nil }  // printable ASCII: the usual case
-        if name.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }) {
-            return "ignored: a service name cannot contain spaces or control characters"
-        }
-        return nil
+        return (entries, hook, problems)
     }
 }

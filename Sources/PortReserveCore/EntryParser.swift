@@ -4,6 +4,8 @@ enum EntryParser {
     enum Result: Equatable {
         case blank
         case ports(text: String, [PortKey])
+        /// A hook directive (`@unit`, `@hook`, `@reclaim`): read by portreserve-generator, checked here.
+        case directive(Substring)
         case invalid(String)
     }
 
@@ -50,6 +52,7 @@ enum EntryParser {
         let uncommented = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         let text = uncommented.trimmingWhitespace()
         if text.isEmpty { return .blank }
+        if HookDirectives.isDirective(Substring(text)) { return .directive(Substring(text)) }
         if text.contains(where: \.isWhitespace) {
             return .invalid("expected one service name or port per line, found \"\(Self.quoted(text))\"")
         }

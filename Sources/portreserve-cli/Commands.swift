@@ -129,15 +129,26 @@ struct Check: ParsableCommand {
         abstract: "Validate the configuration without touching any port.",
         discussion: """
             Prints every problem as FILE:LINE: message, including ports named by two services or twice in \
-            one file. Exits 0 when the configuration is clean, 1 otherwise.
+            one file and bad @ directives, then the unit each service hooks through portreserve-generator. \
+            Exits 0 when the configuration is clean, 1 otherwise.
             """)
 
     @OptionGroup var location: Location
 
     func run() throws {
         let configuration = location.loader.load()
-        let findings = ConfigurationCheck.findings(configuration, directories: location.loader.directories)
+        let (defaults, defaultProblems) = HookDirectives.defaults(directories: location.loader.directories)
+        let findings = ConfigurationCheck.findings(configuration, directories: location.loader.directories) + defaultProblems
         for finding in findings { print(finding) }
+        // What portreserve-generator makes of each service, so no hook is a surprise.
+        for service in configuration.services {
+            let (units, reclaim) = service.hook.resolved(name: service.name, defaults: defaults)
+            if units.isEmpty {
+                print("\(service.name): not hooked (@hook no): its unit must run portrelease \(service.name) itself")
+            } else {
+                print("\(service.name): hooks \(units.joined(separator: " ")) (released before start\(reclaim ? ", reclaimed after stop" : ""))")
+            }
+        }
         if !findings.isEmpty { throw ExitCode.failure }
         let ports = Set(configuration.services.flatMap(\.ports)).count
         print("\(configuration.services.count) services, \(ports) ports: no problems")
