@@ -22,8 +22,8 @@ let directories = environmentValue("PORTRESERVE_CONFIG_DIRS").map { $0.split(sep
     ?? ["/etc/portreserve", "/usr/lib/portreserve"]
 // Where portrelease is: /usr/sbin for a package, /usr/local/sbin for `make install PREFIX=/usr/local`.
 // (A /usr not mounted yet has neither: /usr/sbin it is, as for a package.)
-let sbin = environmentValue("PORTRESERVE_SBINDIR")
-    ?? ["/usr/sbin", "/usr/local/sbin"].first { access($0 + "/portrelease", X_OK) == 0 } ?? "/usr/sbin"
+let installed: String? = ["/usr/sbin", "/usr/local/sbin"].first { access($0 + "/portrelease", X_OK) == 0 }
+let sbin: String = environmentValue("PORTRESERVE_SBINDIR") ?? installed ?? "/usr/sbin"
 
 func report(_ problem: ConfigurationProblem) {
     writeAll("portreserve-generator: \(problem) (skipped)\n")
