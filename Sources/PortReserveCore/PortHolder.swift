@@ -43,24 +43,29 @@ public enum PortHolder {
         case hidden
     }
 
-    /// The four socket tables read once, and the processes' descriptors scanned at most once,
-    /// however many ports are asked about.
+    /// The four socket tables read once, and the processes' descriptors scanned once for every
+    /// inode asked about together (stopping when all are found), however many ports are asked.
     public final class Snapshot {
         /// Per table ("tcp", "udp6"), the inodes of sockets on each local port.
         private var tables: [String: [UInt16: String]] = [:]
-        private var owners: [String: PortOccupant]?
 
         public init() {}
 
-        public func occupancy(of slot: SocketSlot) -> Occupancy {
-            guard inode(of: slot) != nil else { return .free }
-            return occupant(of: slot).map(Occupancy.occupied) ?? .hidden
+        /// Who has each slot's port, in order: one scan of /proc for all of them.
+        public func occupancies(of slots: [SocketSlot]) -> [Occupancy] {
+            let inodes = slots.map(inode(of:))
+            let owners = Self.scanProcesses(for: Set(inodes.compactMap { $0 }))
+            return inodes.map { inode in
+                guard let inode else { return .free }
+                return owners[inode].map(Occupancy.occupied) ?? .hidden
+            }
         }
 
+        public func occupancy(of slot: SocketSlot) -> Occupancy { occupancies(of: [slot])[0] }
+
         public func occupant(of slot: SocketSlot) -> PortOccupant? {
-            guard let inode = inode(of: slot) else { return nil }
-            if owners == nil { owners = Self.scanProcesses() }
-            return owners?["socket:[\(inode)]"]
+            if case .occupied(let occupant) = occupancy(of: slot) { return occupant }
+            return nil
         }
 
         private func inode(of slot: SocketSlot) -> String? {
@@ -85,21 +90,26 @@ public enum PortHolder {
             return result
         }
 
-        /// Every socket descriptor's link ("socket:[1234]") to the first process found with it.
-        private static func scanProcesses() -> [String: PortOccupant] {
+        /// The process with a descriptor on each of `inodes`, as far as /proc lets this user see.
+        /// The unit is looked up only for the processes found.
+        private static func scanProcesses(for inodes: Set<String>) -> [String: PortOccupant] {
             var result: [String: PortOccupant] = [:]
-            guard let processes = try? directoryEntries("/proc") else { return result }
+            guard !inodes.isEmpty, let processes = try? directoryEntries("/proc") else { return result }
+            let links = Set(inodes.map { "socket:[\($0)]" })
             for name in processes where name.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
                 guard let pid = Int32(name), let fds = try? directoryEntries("/proc/\(name)/fd") else { continue }
                 var occupant: PortOccupant?
                 for fd in fds {
-                    guard let link = linkTarget("/proc/\(name)/fd/\(fd)"), link.hasPrefix("socket:["), result[link] == nil else { continue }
+                    guard let link = linkTarget("/proc/\(name)/fd/\(fd)"), links.contains(link) else { continue }
+                    let inode = String(link.dropFirst("socket:[".count).dropLast())
+                    guard result[inode] == nil else { continue }
                     if occupant == nil {
                         let command = readSmallFile("/proc/\(name)/comm")?.split(separator: "\n").first.map(String.init) ?? "?"
                         occupant = PortOccupant(command: command, pid: pid, unit: Units.unit(of: pid))
                     }
-                    result[link] = occupant
+                    result[inode] = occupant
                 }
+                if result.count == inodes.count { break }
             }
             return result
         }

@@ -124,10 +124,13 @@ public struct StatusReport: Equatable, Sendable {
     /// Reads /proc: run as root, it names every process; as another user, those it may see.
     public func withOccupants(_ snapshot: PortHolder.Snapshot = PortHolder.Snapshot()) -> StatusReport {
         var report = self
-        for index in report.rows.indices {
+        let wanted = report.rows.indices.compactMap { index -> (Int, SocketSlot)? in
             let row = report.rows[index]
-            guard row.state != "held", row.state != "configured", let family = row.family else { continue }
-            report.rows[index].occupancy = snapshot.occupancy(of: SocketSlot(row.port, family))
+            guard row.state != "held", row.state != "configured", let family = row.family else { return nil }
+            return (index, SocketSlot(row.port, family))
+        }
+        for ((index, _), occupancy) in zip(wanted, snapshot.occupancies(of: wanted.map(\.1))) {
+            report.rows[index].occupancy = occupancy
         }
         return report
     }

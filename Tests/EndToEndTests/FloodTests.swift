@@ -100,6 +100,16 @@ func residentKiB(of pid: pid_t) throws -> Int {
     return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
 }
 
+/// The daemon's open descriptors once it is idle: the same count read twice, 50 ms apart (a
+/// reading taken while it publishes its status or talks to the service manager counts a
+/// descriptor that is gone a moment later).
 func openDescriptors(of pid: pid_t) throws -> Int {
-    try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count
+    var last = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count
+    for _ in 0..<40 {
+        usleep(50_000)
+        let now = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count
+        if now == last { return now }
+        last = now
+    }
+    return last
 }
