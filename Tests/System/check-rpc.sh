@@ -137,6 +137,15 @@ fi
 # 6. (last boot) Everything released, then twenty quick restarts of a hooked service under the
 # unit as shipped: no start limit, no failed release, the daemon still there.
 if [ "$BOOT" = "${LAST_BOOT:-3}" ]; then
+    # A released port in use by a process of another unit: what an operator looks for.
+    /usr/sbin/portrelease early
+    systemd-run --quiet --unit=intruder socat -u UDP4-RECV:48800 /dev/null
+    for _ in $(seq 100); do ss -Huan | grep -q ':48800 ' && break; sleep 0.05; done
+    row=$(/usr/sbin/portreserve status | grep -E '^early +48800 +udp +ipv4 ')
+    check status-flags-taken "$row" grep -q 'TAKEN by socat (pid [0-9]*, intruder.service)' <<< "$row"
+    json=$(/usr/sbin/portreserve status --json)
+    check status-json-taken "no taken row in JSON" grep -q '"command":"socat","pid":[0-9]*,"unit":"intruder.service"},"taken":true' <<< "$json"
+    systemctl stop intruder.service
     /usr/sbin/portrelease '*'
     failures=0
     for i in $(seq 20); do
