@@ -77,7 +77,7 @@ for unit in optout rpcbind; do
     check "untouched-$unit" "$(systemctl show -p DropInPaths --value $unit.service)" \
         test -z "$(systemctl show -p DropInPaths --value $unit.service | grep portreserve)"
 done
-out=$(systemd-analyze verify --man=no cups.service rsync.service 2>&1 | grep -iE 'portreserve|portrelease|cycle')
+out=$(systemd-analyze verify --man=no cups.service rsync.service 2>&1)
 check hooked-units-verify "$out" test -z "$out"
 if [ "$BOOT" = 2 ]; then
     for unit in cups rsync; do
