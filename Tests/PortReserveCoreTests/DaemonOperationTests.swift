@@ -40,11 +40,17 @@ import TestSupport
     @Test func aReleaseDropsTheStoredCopiesAndWaitsForTheManagerBeforeAnswering() {
         let daemon = makeDaemon()
         daemon.start()
+        // At start, READY=1 comes before any copy goes to the store.
+        #expect(manager.log.first == "READY")
+        #expect(manager.log.contains("STORE"))
         manager.messages = []
-        _ = daemon.handle(request(.release(["alpha"])))
+        manager.log = []
+        let replies = daemon.handle(request(.release(["alpha"])))
         let removals = manager.storeRemovals
         #expect(removals == ["alpha.\(ports[0]).tcp"])
-        #expect(manager.barriers == 1)
+        // The copies are dropped, the barrier waited for, and only then is the answer returned.
+        #expect(manager.log == ["REMOVE", "BARRIER", "STATUS"])
+        #expect(!replies.isEmpty)
     }
 
     @Test func theStoreKeepsNoMoreThanItsLimitAndSaysSo() throws {

@@ -63,8 +63,22 @@ final class RecordingServiceManager: ServiceManaging {
     }
     let isListening = true
     var barriers = 0
+    /// Everything the daemon told the manager, in order, one word each: READY, STATUS, STORE,
+    /// REMOVE, BARRIER (and RELOADING, STOPPING): what ordering tests read.
+    var log: [String] = []
 
     func notify(_ messages: [NotifyMessage], descriptors: [CInt]) {
+        for message in messages {
+            switch message {
+            case .ready: log.append("READY")
+            case .status: log.append("STATUS")
+            case .fdStore: log.append("STORE")
+            case .fdStoreRemove: log.append("REMOVE")
+            case .reloading: log.append("RELOADING")
+            case .stopping: log.append("STOPPING")
+            default: log.append("OTHER")
+            }
+        }
         if messages.contains(.ready) { heldAtReady = isHeld() }
         if case .fdStore(let name, poll: false) = messages.first, !descriptors.isEmpty {
             stored.append((name, descriptors))  // kept in a log of its own, not among the status messages
@@ -73,7 +87,10 @@ final class RecordingServiceManager: ServiceManaging {
         self.messages.append(messages)
     }
 
-    func barrier() { barriers += 1 }
+    func barrier() {
+        barriers += 1
+        log.append("BARRIER")
+    }
 }
 
 @Suite struct DaemonTests {

@@ -3,19 +3,9 @@
 # sm-notify (a peer to notify), cupsd and rsync --daemon enabled, and most of 600-1023 reserved.
 # Writes one line per check to the results file, which the runner reads after poweroff.
 set -u
-T=/usr/local/lib/portreserve-test
-RESULTS=/var/tmp/portreserve-results
+. /usr/local/lib/portreserve-test/checking.sh
 BOOT=$(cat /var/tmp/portreserve-boot 2>/dev/null || echo 1)
 LAST_BOOT=$(cat /var/tmp/portreserve-boots 2>/dev/null || echo 3)
-: > "$RESULTS"
-pass() { echo "PASS $1" >> "$RESULTS"; }
-fail() { echo "FAIL $1: $2" >> "$RESULTS"; }
-check() { # check NAME DETAIL COMMAND...
-    local name=$1 detail=$2; shift 2
-    if "$@"; then pass "$name"; else fail "$name" "$detail"; fi
-}
-state() { $T/probe state "$1"; }
-ALL_HELD="tcp4:held udp4:held tcp6:held udp6:held"
 mono() { systemctl show -p "$2" --value "$1"; }
 ipp_served() { printf 'GET / HTTP/1.0\r\n\r\n' | timeout 5 socat -T3 - TCP4:127.0.0.1:631 2>/dev/null | head -1 | grep -q '^HTTP/1'; }
 until_ipp_served() { for _ in $(seq 100); do ipp_served && return 0; sleep 0.05; done; return 1; }

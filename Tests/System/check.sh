@@ -2,18 +2,7 @@
 # Runs inside the booted container: checks portreserve under a real systemd and writes one line
 # per check to the results file, which the runner reads from the overlay after poweroff.
 set -u
-T=/usr/local/lib/portreserve-test
-RESULTS=/var/tmp/portreserve-results
-: > "$RESULTS"
-pass() { echo "PASS $1" >> "$RESULTS"; }
-fail() { echo "FAIL $1: $2" >> "$RESULTS"; }
-check() { # check NAME DETAIL COMMAND...
-    local name=$1 detail=$2; shift 2
-    if "$@"; then pass "$name"; else fail "$name" "$detail"; fi
-}
-state() { $T/probe state "$1"; }
-ALL_HELD="tcp4:held udp4:held tcp6:held udp6:held"
-ALL_FREE="tcp4:free udp4:free tcp6:free udp6:free"
+. /usr/local/lib/portreserve-test/checking.sh
 served() { [ "$(echo | timeout 5 socat -T2 - TCP4:127.0.0.1:$1 2>/dev/null)" = served ]; }
 until_served() { for _ in $(seq 100); do served "$1" && return 0; sleep 0.05; done; return 1; }
 
