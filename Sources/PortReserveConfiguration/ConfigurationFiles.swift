@@ -56,11 +56,10 @@ public enum ConfigurationFiles {
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
         var filled = 0
         while filled < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { buffer in
-                Glibc.read(fd, buffer.baseAddress! + filled, buffer.count - filled)
+            let (count, code) = bytes.withUnsafeMutableBytes { buffer in
+                valueOrErrno { Glibc.read(fd, buffer.baseAddress! + filled, buffer.count - filled) }
             }
-            if count < 0 && errno == EINTR { continue }
-            if count < 0 { return .unreadable("cannot read: \(SystemError(call: "read", errno: errno).reason)") }
+            if count < 0 { return .unreadable("cannot read: \(SystemError(call: "read", errno: code).reason)") }
             if count == 0 { break }
             filled += count
         }

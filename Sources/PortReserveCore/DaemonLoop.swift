@@ -115,8 +115,13 @@ public final class DaemonLoop: @unchecked Sendable {
             daemon.publishStatus()
             for (sender, replies) in answers {
                 for reply in replies {
-                    do { try sendDatagram(control, reply, to: sender, nonBlocking: true) } catch {
-                        // The sender gave up or is gone; the release itself is done either way.
+                    // A full queue or a sender gone: the release itself is done either way, and a
+                    // client that got no answer asks again.
+                    do {
+                        if try !sendDatagram(control, reply, to: sender, nonBlocking: true) {
+                            logger.debug("cannot answer \(sender): its queue is full")
+                        }
+                    } catch {
                         logger.debug("cannot answer \(sender): \(error)")
                     }
                 }

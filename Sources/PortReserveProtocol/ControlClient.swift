@@ -83,16 +83,15 @@ public struct ControlClient: Sendable {
         func send() throws(SystemError) -> ControlOutcome<[[UInt8]]>? {
             while true {
                 do {
-                    try sendDatagram(fd, payload, nonBlocking: true)
-                    return nil
+                    if try sendDatagram(fd, payload, nonBlocking: true) { return nil }
                 } catch where error.errno == ECONNREFUSED {
                     return .noDaemon
-                } catch where error.errno == EAGAIN {
-                    let remaining = end - Self.now()
-                    if remaining <= 0 { return .timedOut }
-                    var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                    _ = try retryingInterrupts("poll") { poll(&poller, 1, CInt(min(remaining * 1000 + 1, 86_400_000))) }
                 }
+                // The daemon's queue is full: wait for room, until the deadline.
+                let remaining = end - Self.now()
+                if remaining <= 0 { return .timedOut }
+                var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                _ = try retryingInterrupts("poll") { poll(&poller, 1, CInt(min(remaining * 1000 + 1, 86_400_000))) }
             }
         }
         if let outcome = try send() { return outcome }

@@ -38,10 +38,8 @@ public final class BackgroundCloser: @unchecked Sendable {
             let fd = pointer.pointee
             pointer.deallocate()
             var value: CInt = 0
-            while true {
-                let count = read(fd, &value, 4)
-                if count == 4 { closeDescriptor(value) } else if count < 0 && errno == EINTR { continue } else { return nil }
-            }
+            while valueOrErrno({ read(fd, &value, 4) }).value == 4 { closeDescriptor(value) }
+            return nil
         }, reader)
         guard started == 0 else {
             reader.deallocate()

@@ -1,13 +1,14 @@
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
 #endif
 
 /// Closes a descriptor once. `close(2)` must not be retried on EINTR on Linux: the descriptor is
 /// gone either way, and a retry could close a descriptor another thread has just been given.
+/// Closing one twice is such a bug (the second close may hit someone else's descriptor): a debug
+/// build stops on the EBADF it gives, as swift-nio does.
 public func closeDescriptor(_ fd: CInt) {
-    _ = Glibc.close(fd)
+    let result = Glibc.close(fd)
+    assert(result == 0 || Glibc.errno != EBADF, "closed descriptor \(fd) twice, or one that was never open")
 }
 
 /// Sets `FD_CLOEXEC` so that programs we start never inherit the descriptor. Wraps `fcntl(2)`.
@@ -39,8 +40,7 @@ public func writeAll(_ text: String, to fd: CInt = 2) {
     bytes.withUnsafeMutableBytes { buffer in
         var offset = 0
         while offset < buffer.count {
-            let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-            if written < 0 && errno == EINTR { continue }
+            let (written, _) = valueOrErrno { write(fd, buffer.baseAddress! + offset, buffer.count - offset) }
             if written <= 0 { return }
             offset += written
         }

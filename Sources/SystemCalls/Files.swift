@@ -35,8 +35,7 @@ public func readSmallFile(_ path: String) -> String? {
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65536)
     while true {
-        let count = read(fd, &chunk, chunk.count)
-        if count < 0 && errno == EINTR { continue }
+        let (count, _) = valueOrErrno { read(fd, &chunk, chunk.count) }
         if count <= 0 { break }
         bytes += chunk.prefix(count)
     }
@@ -106,9 +105,10 @@ public func readOwnFile(_ directory: CInt, _ name: String, limit: Int, subject: 
     var bytes = [UInt8](repeating: 0, count: Int(info.st_size) + 1)
     var filled = 0
     while filled < bytes.count {
-        let count = bytes.withUnsafeMutableBytes { buffer in read(fd, buffer.baseAddress! + filled, buffer.count - filled) }
-        if count < 0 && errno == EINTR { continue }
-        if count < 0 { throw .system(SystemError(call: "read", subject: subject, errno: errno)) }
+        let (count, code) = bytes.withUnsafeMutableBytes { buffer in
+            valueOrErrno { read(fd, buffer.baseAddress! + filled, buffer.count - filled) }
+        }
+        if count < 0 { throw .system(SystemError(call: "read", subject: subject, errno: code)) }
         if count == 0 { break }
         filled += count
         // It grew while we read: still bounded.
@@ -182,9 +182,10 @@ public func replaceOwnFile(_ directory: CInt, _ name: String, _ bytes: [UInt8], 
 func writeWhole(_ fd: CInt, _ bytes: [UInt8], subject: String) throws(SystemError) {
     var offset = 0
     while offset < bytes.count {
-        let count = bytes.withUnsafeBytes { buffer in write(fd, buffer.baseAddress! + offset, buffer.count - offset) }
-        if count < 0 && errno == EINTR { continue }
-        if count < 0 { throw SystemError(call: "write", subject: subject, errno: errno) }
+        let (count, code) = bytes.withUnsafeBytes { buffer in
+            valueOrErrno { write(fd, buffer.baseAddress! + offset, buffer.count - offset) }
+        }
+        if count < 0 { throw SystemError(call: "write", subject: subject, errno: code) }
         offset += count
     }
 }
@@ -194,8 +195,7 @@ public func makeDirectories(_ directory: String) throws(SystemError) {
     var prefix = directory.hasPrefix("/") ? "" : "."
     for component in directory.split(separator: "/") {
         prefix += "/" + component
-        if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-            throw SystemError(call: "mkdir", subject: prefix, errno: errno)
-        }
+        let (_, code) = valueOrErrno { mkdir(prefix, 0o755) }
+        if code != 0 && code != EEXIST { throw SystemError(call: "mkdir", subject: prefix, errno: code) }
     }
 }

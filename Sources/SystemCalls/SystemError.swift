@@ -1,7 +1,5 @@
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
 #endif
 
 /// A failed system call, named the way an administrator reads it: which call, on what, and the
@@ -28,21 +26,31 @@ public struct SystemError: Error, Equatable, CustomStringConvertible, Sendable {
     }
 }
 
-/// Runs a C call that reports failure as -1 with `errno`, retrying it while it fails with `EINTR`.
+/// Runs a C call that reports failure as -1 with `errno`, retrying it while it fails with `EINTR`,
+/// and returns its value, or the `errno` it failed with, read at once, before any other call (a
+/// message built first could change it). It does not throw, so it works inside the
+/// `withUnsafe…` closures a call's buffers live in; `retryingInterrupts` is the throwing form.
 ///
-/// Every raw call in this project goes through here or `valueOrThrow`, so the retry and the
-/// conversion to `SystemError` are written once.
+/// Every raw call that can be interrupted goes through one of the two, so the retry is written once.
+@inlinable
+public func valueOrErrno<Value: FixedWidthInteger>(_ body: () -> Value) -> (value: Value, errno: CInt) {
+    while true {
+        let value = body()
+        if value != -1 { return (value, 0) }
+        let code = Glibc.errno
+        if code != EINTR { return (value, code) }
+    }
+}
+
+/// `valueOrErrno` that throws the failure as a `SystemError` naming `call` and `subject` (built
+/// only on failure).
 @inlinable
 public func retryingInterrupts<Result: FixedWidthInteger>(
     _ call: String, subject: @autoclosure () -> String = "", _ body: () -> Result
 ) throws(SystemError) -> Result {
-    while true {
-        let result = body()
-        if result != -1 { return result }
-        let code = Glibc.errno
-        if code == EINTR { continue }
-        throw SystemError(call: call, subject: subject(), errno: code)
-    }
+    let (value, code) = valueOrErrno(body)
+    if code != 0 { throw SystemError(call: call, subject: subject(), errno: code) }
+    return value
 }
 
 /// Converts a libsystemd-style return value (negative errno on failure) into a Swift error.

@@ -94,7 +94,9 @@ public func bindUnix(_ fd: CInt, to address: UnixAddress) throws(SystemError) {
     } else {
         result = address.withSockaddr { bind(fd, $0, $1) }
     }
-    if result != 0 { throw SystemError(call: "bind", subject: address.description, errno: errno) }
+    // errno first: building the subject (a String) may call into libc and change it.
+    let code = errno
+    if result != 0 { throw SystemError(call: "bind", subject: address.description, errno: code) }
 }
 
 /// Connects a datagram socket to `address`, so later sends need no address. Wraps `connect(2)`.
@@ -112,14 +114,16 @@ public func enablePassCredentials(_ fd: CInt) throws(SystemError) {
     }
 }
 
-/// Sends one datagram, to `address` or, when nil, to the connected peer. Wraps `sendto(2)`.
+/// Sends one datagram, to `address` or, when nil, to the connected peer. With `nonBlocking`, it
+/// returns false instead of blocking when the receiver's queue is full (as `receiveDatagram`
+/// returns nil when nothing is queued); other failures throw. Wraps `sendmsg(2)`.
+@discardableResult
 public func sendDatagram(
     _ fd: CInt, _ payload: [UInt8], to address: UnixAddress? = nil, descriptors: [CInt] = [], nonBlocking: Bool = false
-) throws(SystemError) {
-    let subject = address?.description ?? "fd \(fd)"
+) throws(SystemError) -> Bool {
     var message = msghdr()
     var control = [UInt8](repeating: 0, count: descriptors.isEmpty ? 0 : controlSpace(descriptors.count * 4))
-    let sent: Int = payload.withUnsafeBytes { bytes in
+    let (sent, code) = payload.withUnsafeBytes { bytes in
         var vector = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
         return withUnsafeMutablePointer(to: &vector) { vectorPointer in
             message.msg_iov = vectorPointer
@@ -133,21 +137,19 @@ public func sendDatagram(
                     message.msg_control = controlBytes.baseAddress
                     message.msg_controllen = controlBytes.count
                 }
-                let send = { (name: UnsafePointer<sockaddr>?, length: socklen_t) -> Int in
+                let send = { (name: UnsafePointer<sockaddr>?, length: socklen_t) -> (value: Int, errno: CInt) in
                     message.msg_name = UnsafeMutableRawPointer(mutating: name)
                     message.msg_namelen = length
-                    while true {
-                        let result = sendmsg(fd, &message, CInt(MSG_NOSIGNAL) | (nonBlocking ? CInt(MSG_DONTWAIT) : 0))
-                        if result == -1 && errno == EINTR { continue }
-                        return result
-                    }
+                    return valueOrErrno { sendmsg(fd, &message, CInt(MSG_NOSIGNAL) | (nonBlocking ? CInt(MSG_DONTWAIT) : 0)) }
                 }
                 if let address { return address.withSockaddr { send($0, $1) } }
                 return send(nil, 0)
             }
         }
     }
-    if sent < 0 { throw SystemError(call: "sendmsg", subject: subject, errno: errno) }
+    if sent >= 0 { return true }
+    if nonBlocking && (code == EAGAIN || code == EWOULDBLOCK) { return false }
+    throw SystemError(call: "sendmsg", subject: address?.description ?? "fd \(fd)", errno: code)
 }
 
 /// Receives one datagram with its sender, credentials and passed descriptors. With `wait: false`
@@ -158,7 +160,7 @@ public func receiveDatagram(_ fd: CInt, capacity: Int, wait: Bool = true) throws
     var address = sockaddr_un()
     var message = msghdr()
     let flags = CInt(MSG_CMSG_CLOEXEC) | CInt(MSG_TRUNC) | (wait ? 0 : CInt(MSG_DONTWAIT))
-    let received: Int = payload.withUnsafeMutableBytes { bytes in
+    let (received, code) = payload.withUnsafeMutableBytes { bytes in
         var vector = iovec(iov_base: bytes.baseAddress, iov_len: bytes.count)
         return withUnsafeMutablePointer(to: &vector) { vectorPointer in
             withUnsafeMutablePointer(to: &address) { addressPointer in
@@ -169,18 +171,14 @@ public func receiveDatagram(_ fd: CInt, capacity: Int, wait: Bool = true) throws
                     message.msg_namelen = socklen_t(MemoryLayout<sockaddr_un>.size)
                     message.msg_control = controlBytes.baseAddress
                     message.msg_controllen = controlBytes.count
-                    while true {
-                        let result = recvmsg(fd, &message, flags)
-                        if result == -1 && errno == EINTR { continue }
-                        return result
-                    }
+                    return valueOrErrno { recvmsg(fd, &message, flags) }
                 }
             }
         }
     }
     if received < 0 {
-        if !wait && (errno == EAGAIN || errno == EWOULDBLOCK) { return nil }
-        throw SystemError(call: "recvmsg", subject: "fd \(fd)", errno: errno)
+        if !wait && (code == EAGAIN || code == EWOULDBLOCK) { return nil }
+        throw SystemError(call: "recvmsg", subject: "fd \(fd)", errno: code)
     }
     var credentials: PeerCredentials?
     var descriptors: [CInt] = []

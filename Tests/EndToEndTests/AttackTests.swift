@@ -104,7 +104,7 @@ struct AttackTests {
         try setNonBlocking(client)
         // Never read: the replies pile up on our side, not the daemon's problem.
         for index in 0..<2000 {
-            try? sendDatagram(client, Array("\u{1B}]0;garbage \(index)\u{7}".utf8), to: UnixAddress(path: daemon.socketPath), nonBlocking: true)
+            _ = try? sendDatagram(client, Array("\u{1B}]0;garbage \(index)\u{7}".utf8), to: UnixAddress(path: daemon.socketPath), nonBlocking: true)
         }
         let names = (0..<10_000).map { "n\($0)" }.joined(separator: "\n")
         try sendDatagram(client, Array(".portreserve/1 release\n\(names)\n".utf8), to: UnixAddress(path: daemon.socketPath))

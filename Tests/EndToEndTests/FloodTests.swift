@@ -83,7 +83,7 @@ final class Flood: @unchecked Sendable {
                 var index = 0
                 while true {
                     if let deadline { if Date() >= deadline { break } } else if index >= datagrams / senders { break }
-                    try? sendDatagram(fd, payloads[index % payloads.count], to: UnixAddress(path: socketPath))
+                    _ = try? sendDatagram(fd, payloads[index % payloads.count], to: UnixAddress(path: socketPath))
                     while (try? receiveDatagram(fd, capacity: 65_536, wait: false)) ?? nil != nil {}
                     index += 1
                 }
