@@ -60,9 +60,8 @@ let package = Package(
         .executableTarget(
             name: "portreserve-cli",
             dependencies: [
-                "PortReserveCore", "PortReserveProtocol", "Systemd", "SystemCalls",
+                "PortReserveCore", "PortReserveProtocol", "SystemCalls",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

@@ -22,9 +22,6 @@ import Glibc
 /// Sockets past the cap are held all the same, but a restart binds them again, with a moment in
 /// between where their ports are free.
 final class DescriptorStore {
-    /// 256 entries of tcp and udp in both families; PID 1 spends about 0.15 s on that many.
-    static let defaultLimit = DaemonSettings.defaultDescriptorStoreLimit
-
     private let manager: ServiceManaging
     let limit: Int
     /// Descriptors in systemd's store under each key's name, to keep `storedCount` right.
@@ -40,7 +37,7 @@ final class DescriptorStore {
     var `defer` = false
     private var pending: [(key: PortKey, service: String, fds: [CInt])] = []
 
-    init(manager: ServiceManaging, limit: Int = DescriptorStore.defaultLimit) {
+    init(manager: ServiceManaging, limit: Int) {
         self.manager = manager
         self.limit = max(0, limit)
     }

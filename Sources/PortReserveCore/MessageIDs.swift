@@ -11,3 +11,25 @@ public enum MessageID {
     public static let notHeld = "d227206f61c44e03ba3bfad60e708ec7"
     public static let stopping = "8f4eb7b5699442859db1a1a84c549ffc"
 }
+
+/// The journal fields the daemon writes, one name each, as the README's table lists them:
+/// `journalctl PORTRESERVE_SERVICE=cups` and scripts depend on the spelling.
+public enum JournalField {
+    public static let messageID = "MESSAGE_ID"
+    public static let service = "PORTRESERVE_SERVICE"
+    public static let port = "PORTRESERVE_PORT"
+    public static let transport = "PORTRESERVE_PROTOCOL"
+    public static let family = "PORTRESERVE_FAMILY"
+    public static let holder = "PORTRESERVE_HOLDER"
+    public static let requesterPID = "PORTRESERVE_REQUESTER_PID"
+    public static let requesterUID = "PORTRESERVE_REQUESTER_UID"
+    public static let requesterUnit = "PORTRESERVE_REQUESTER_UNIT"
+    public static let file = "PORTRESERVE_FILE"
+    public static let line = "PORTRESERVE_LINE"
+    public static let suppressed = "PORTRESERVE_SUPPRESSED"
+    /// In the `ready` entry: ports and sockets held, services holding something, sockets retried.
+    public static let ports = "PORTRESERVE_PORTS"
+    public static let sockets = "PORTRESERVE_SOCKETS"
+    public static let services = "PORTRESERVE_SERVICES"
+    public static let retrying = "PORTRESERVE_RETRYING"
+}

@@ -35,7 +35,7 @@ public struct ControlClient: Sendable {
 
     /// Releases `names` and returns once the daemon has closed their sockets.
     public func release(_ names: [String]) throws(SystemError) -> ControlOutcome<[(String, ReleaseReply)]> {
-        try perNameRequest(.release(names), resendAfter: Self.resendInterval)
+        try perNameRequest(.release(names), resendAfter: Self.resendInterval, last: "release", decode: RequestCodec.decodeReleaseReply)
     }
 
     /// A release unanswered for this long is sent again (a release is idempotent: the second one
@@ -43,13 +43,17 @@ public struct ControlClient: Sendable {
     /// deliver costs a second, not the whole timeout.
     static let resendInterval = 1.0
 
-    /// Takes released services' ports back; a daemon that had exited is started again by socket activation.
-    public func reclaim(_ names: [String]) throws(SystemError) -> ControlOutcome<[(String, ReleaseReply)]> {
-        try perNameRequest(.reclaim(names), resendAfter: nil)
+    /// Takes released services' ports back; a stopped daemon is started again by socket activation.
+    public func reclaim(_ names: [String]) throws(SystemError) -> ControlOutcome<[(String, ReclaimReply)]> {
+        try perNameRequest(.reclaim(names), resendAfter: nil, last: "reclaimed", decode: RequestCodec.decodeReclaimReply)
     }
 
-    private func perNameRequest(_ request: Request, resendAfter: Double?) throws(SystemError) -> ControlOutcome<[(String, ReleaseReply)]> {
-        let last = Array((RequestCodec.prefix + "release\n").utf8)
+    /// Sends `request` and decodes the per-name reply whose last datagram is headed `last`.
+    private func perNameRequest<Reply>(
+        _ request: Request, resendAfter: Double?, last header: String,
+        decode: ([[UInt8]]) -> Result<[(String, Reply)], RequestError>
+    ) throws(SystemError) -> ControlOutcome<[(String, Reply)]> {
+        let last = Array((RequestCodec.prefix + header + "\n").utf8)
         switch try exchange(request, resendAfter: resendAfter, until: { $0.starts(with: last) }) {
         case .noDaemon: return .noDaemon
         case .timedOut: return .timedOut
@@ -57,7 +61,7 @@ public struct ControlClient: Sendable {
         case .refused(let why): return .refused(why)
         case .permissionDenied(let why): return .permissionDenied(why)
         case .answered(let replies):
-            switch RequestCodec.decodeReleaseReply(replies) {
+            switch decode(replies) {
             case .success(let results): return .answered(results)
             case .failure(let error): return .rejected(error.message)
             }

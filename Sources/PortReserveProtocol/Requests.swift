@@ -14,9 +14,14 @@ public enum ReleaseReply: Equatable, Sendable {
     case released([PortKey])
     case alreadyReleased
     case unknown
-    /// The sockets held after a reclaim, and those that are not (yet): counted per socket, since a
-    /// port held in one family only is not held.
+}
+
+/// The answer for one name of a reclaim request.
+public enum ReclaimReply: Equatable, Sendable {
+    /// The sockets held after the reclaim, and those that are not (yet): counted per socket, since
+    /// a port held in one family only is not held.
     case reclaimed(held: [SocketSlot], notHeld: [NotHeldSocket])
+    case unknown
 }
 
 /// A socket a reclaim could not hold, why, and in how many seconds the daemon tries again
@@ -118,7 +123,7 @@ public enum RequestCodec {
     }
 
     /// The headers of our replies (`.portreserve/1 HEADER`), which a request never has.
-    static let replyHeaders: Set<String> = ["error", "refused", "release more", "status end", "status more"]
+    static let replyHeaders: Set<String> = ["error", "refused", "release more", "reclaimed", "reclaimed more", "status end", "status more"]
 
     public static func encode(_ request: Request) -> [UInt8] {
         switch request {
@@ -128,22 +133,33 @@ public enum RequestCodec {
         }
     }
 
-    /// The reply to a release or reclaim: one line per name, over as many datagrams as it takes
-    /// (a release of `*` answers for every service). All but the last start `release more`.
-    /// A reclaim's line lists the sockets held (`631/tcp/ipv4`), and each socket not held follows
-    /// on a line of its own: `not-held NAME SOCKET SECONDS|- REASON`.
+    /// The reply to a release: one line per name, over as many datagrams as it takes (a release
+    /// of `*` answers for every service). All but the last start `release more`.
     public static func encodeReleaseReply(_ results: [(String, ReleaseReply)]) -> [[UInt8]] {
+        let lines = results.map { name, reply -> String in
+            switch reply {
+            case .released(let ports): return "released \(name)" + ports.map { " \($0)" }.joined()
+            case .alreadyReleased: return "already-released \(name)"
+            case .unknown: return "unknown \(name)"
+            }
+        }
+        return split(lines, more: "release more", last: "release")
+    }
+
+    /// The reply to a reclaim, under a header of its own (`reclaimed`, all but the last datagram
+    /// `reclaimed more`: never a request's header). A name's line lists the sockets held
+    /// (`631/tcp/ipv4`), and each socket not held follows on a line of its own:
+    /// `not-held NAME SOCKET SECONDS|- REASON`.
+    public static func encodeReclaimReply(_ results: [(String, ReclaimReply)]) -> [[UInt8]] {
         let lines = results.flatMap { name, reply -> [String] in
             switch reply {
-            case .released(let ports): return ["released \(name)" + ports.map { " \($0)" }.joined()]
-            case .alreadyReleased: return ["already-released \(name)"]
             case .unknown: return ["unknown \(name)"]
             case .reclaimed(let held, let notHeld):
                 return ["reclaimed \(name)" + held.map { " \($0.wireName)" }.joined()]
                     + notHeld.map { "not-held \(name) \($0.slot.wireName) \($0.retryInSeconds.map(String.init) ?? "-") \(printable($0.reason))" }
             }
         }
-        return split(lines, more: "release more", last: "release")
+        return split(lines, more: "reclaimed more", last: "reclaimed")
     }
 
     /// `lines` in datagrams of at most half the largest reply, each headed by `.portreserve/1 `
@@ -172,25 +188,12 @@ public enum RequestCodec {
         Array((prefix + "refused\n" + why + "\n").utf8)
     }
 
-    /// The per-name answers of a release reply, or the daemon's error message.
-    public static func decodeReleaseReply(_ payload: [UInt8]) -> Result<[(String, ReleaseReply)], RequestError> {
-        decodeReleaseReply([payload])
-    }
-
-    /// The per-name answers of a release reply in several datagrams.
+    /// The per-name answers of a release reply in one or several datagrams, or the daemon's error message.
     public static func decodeReleaseReply(_ payloads: [[UInt8]]) -> Result<[(String, ReleaseReply)], RequestError> {
-        var body: [Substring] = []
-        for (index, payload) in payloads.enumerated() {
-            let text = String(decoding: payload, as: UTF8.self)
-            var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-            if lines.last == "" { lines.removeLast() }
-            guard let header = lines.first else { return .failure(RequestError("empty reply")) }
-            if header == prefix + "error" {
-                return .failure(RequestError(lines.dropFirst().joined(separator: " ")))
-            }
-            let expected = prefix + (index == payloads.count - 1 ? "release" : "release more")
-            guard header == expected else { return .failure(RequestError("unexpected reply \"\(header.prefix(60))\"")) }
-            body += lines.dropFirst()
+        let body: [Substring]
+        switch replyBody(payloads, more: "release more", last: "release") {
+        case .failure(let error): return .failure(error)
+        case .success(let lines): body = lines
         }
         var results: [(String, ReleaseReply)] = []
         for line in body {
@@ -206,6 +209,26 @@ public enum RequestCodec {
                 }
                 results.append((name, .released(ports)))
             case "already-released": results.append((name, .alreadyReleased))
+            case "unknown": results.append((name, .unknown))
+            default: return .failure(RequestError("malformed reply line \"\(line)\""))
+            }
+        }
+        return .success(results)
+    }
+
+    /// The per-name answers of a reclaim reply, or the daemon's error message.
+    public static func decodeReclaimReply(_ payloads: [[UInt8]]) -> Result<[(String, ReclaimReply)], RequestError> {
+        let body: [Substring]
+        switch replyBody(payloads, more: "reclaimed more", last: "reclaimed") {
+        case .failure(let error): return .failure(error)
+        case .success(let lines): body = lines
+        }
+        var results: [(String, ReclaimReply)] = []
+        for line in body {
+            let words = line.split(separator: " ")
+            guard words.count >= 2 else { return .failure(RequestError("malformed reply line \"\(line)\"")) }
+            let name = String(words[1])
+            switch words[0] {
             case "unknown": results.append((name, .unknown))
             case "reclaimed":
                 let held = words.dropFirst(2).compactMap { SocketSlot(wireName: $0) }
@@ -223,6 +246,25 @@ public enum RequestCodec {
             }
         }
         return .success(results)
+    }
+
+    /// The lines of a reply split over datagrams: every datagram but the last headed `more`, the
+    /// last `last`; an error reply becomes its message.
+    private static func replyBody(_ payloads: [[UInt8]], more: String, last: String) -> Result<[Substring], RequestError> {
+        var body: [Substring] = []
+        for (index, payload) in payloads.enumerated() {
+            let text = String(decoding: payload, as: UTF8.self)
+            var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            if lines.last == "" { lines.removeLast() }
+            guard let header = lines.first else { return .failure(RequestError("empty reply")) }
+            if header == prefix + "error" {
+                return .failure(RequestError(lines.dropFirst().joined(separator: " ")))
+            }
+            let expected = prefix + (index == payloads.count - 1 ? last : more)
+            guard header == expected else { return .failure(RequestError("unexpected reply \"\(printable(header.prefix(60)))\"")) }
+            body += lines.dropFirst()
+        }
+        return .success(body)
     }
 }
 

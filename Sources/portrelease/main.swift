@@ -206,8 +206,6 @@ func release(_ options: Options) -> Int32 {
                 if options.verbose { say("\(name): already released") }
             case .unknown:
                 if options.verbose { say("\(name): nothing is reserved under this name") }
-            case .reclaimed:
-                break  // a daemon never answers a release this way
             }
         }
         return 0

@@ -1,8 +1,6 @@
 import ArgumentParser
-import Logging
 import PortReserveCore
 import SystemCalls
-import Systemd
 
 #if canImport(Glibc)
 import Glibc
@@ -193,7 +191,7 @@ struct Reclaim: ParsableCommand {
         let client = ControlClient(socketPath: location.socketPath, timeoutSeconds: timeout)
         let deadline = monotonicNow() + wait
         while true {
-            let outcome: ControlOutcome<[(String, ReleaseReply)]>
+            let outcome: ControlOutcome<[(String, ReclaimReply)]>
             do { outcome = try client.reclaim(names) } catch {
                 throw CommandFailure("portreserve reclaim: \(error)")
             }

@@ -10,7 +10,9 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             fatalError("\(request) does not survive encoding: \(again)")
         }
     }
-    _ = RequestCodec.decodeReleaseReply(bytes)
+    _ = RequestCodec.decodeReleaseReply([bytes])
     _ = RequestCodec.decodeReleaseReply([bytes, bytes])
+    _ = RequestCodec.decodeReclaimReply([bytes])
+    _ = RequestCodec.decodeReclaimReply([bytes, bytes])
     return 0
 }

@@ -161,7 +161,7 @@ import TestSupport
         #expect(canBind(ports[0], .tcp4))
         let replies = daemon.handle(request(.reclaim(["alpha", "nosuch"])))
         #expect(String(decoding: replies[0], as: UTF8.self)
-            == ".portreserve/1 release\nreclaimed alpha \(ports[0])/tcp/ipv4 \(ports[0])/tcp/ipv6\nunknown nosuch\n")
+            == ".portreserve/1 reclaimed\nreclaimed alpha \(ports[0])/tcp/ipv4 \(ports[0])/tcp/ipv6\nunknown nosuch\n")
         #expect(!canBind(ports[0], .tcp4) && !canBind(ports[0], .tcp6))
         #expect(daemon.table.isReleased("alpha") == false)
         #expect(!(try String(contentsOfFile: directory.path + "/state/released", encoding: .utf8)).contains("alpha"))
@@ -174,7 +174,7 @@ import TestSupport
         // The real service has not stopped: it still holds the port in both families.
         let four = holdPort(ports[0], .tcp4), six = holdPort(ports[0], .tcp6)
         defer { close(four); close(six) }
-        let decoded = try RequestCodec.decodeReleaseReply(daemon.handle(request(.reclaim(["alpha"])))[0]).get()
+        let decoded = try RequestCodec.decodeReclaimReply([daemon.handle(request(.reclaim(["alpha"])))[0]]).get()
         let reason = "Address already in use"
         #expect(decoded.first?.1 == .reclaimed(held: [], notHeld: [
             NotHeldSocket(slot: SocketSlot(PortKey(ports[0], .tcp), .ipv4), reason: reason, retryInSeconds: 1),

@@ -30,7 +30,8 @@ import Testing
                 if case .legacyRelease = request { continue }
                 #expect(RequestCodec.decode(RequestCodec.encode(request), truncated: false) == .success(request), "\(name)")
             }
-            _ = RequestCodec.decodeReleaseReply(bytes)
+            _ = RequestCodec.decodeReleaseReply([bytes])
+            _ = RequestCodec.decodeReclaimReply([bytes])
         }
     }
 

@@ -54,15 +54,33 @@ import Glibc
         let replies: [(String, ReleaseReply)] = [
             ("cups", .released([PortKey(631, .tcp), PortKey(631, .udp)])), ("rsync", .alreadyReleased),
             ("nfs", .unknown),
-            ("statd", .reclaimed(held: [SocketSlot(PortKey(662, .tcp), .ipv4), SocketSlot(PortKey(662, .tcp), .ipv6)], notHeld: [
-                NotHeldSocket(slot: SocketSlot(PortKey(662, .udp), .ipv4), reason: "Address already in use", retryInSeconds: 2),
-                NotHeldSocket(slot: SocketSlot(PortKey(662, .udp), .ipv6), reason: "released for another service", retryInSeconds: nil),
-            ])),
-            ("nis", .reclaimed(held: [], notHeld: [])),
         ]
         let decoded = try RequestCodec.decodeReleaseReply(RequestCodec.encodeReleaseReply(replies)).get()
         #expect(decoded.map(\.0) == replies.map(\.0))
         #expect(decoded.map(\.1) == replies.map(\.1))
+    }
+
+    /// A reclaim's reply has a header of its own, which no request has: sent back to the daemon, it
+    /// is dropped as a reply, never read as a reclaim.
+    @Test func reclaimRepliesRoundTripAndAreNeverRequests() throws {
+        let replies: [(String, ReclaimReply)] = [
+            ("statd", .reclaimed(held: [SocketSlot(PortKey(662, .tcp), .ipv4), SocketSlot(PortKey(662, .tcp), .ipv6)], notHeld: [
+                NotHeldSocket(slot: SocketSlot(PortKey(662, .udp), .ipv4), reason: "Address already in use", retryInSeconds: 2),
+                NotHeldSocket(slot: SocketSlot(PortKey(662, .udp), .ipv6), reason: "released for another service", retryInSeconds: nil),
+            ])),
+            ("nis", .reclaimed(held: [], notHeld: [])), ("nfs", .unknown),
+        ]
+        let encoded = RequestCodec.encodeReclaimReply(replies)
+        let decoded = try RequestCodec.decodeReclaimReply(encoded).get()
+        #expect(decoded.map(\.0) == replies.map(\.0))
+        #expect(decoded.map(\.1) == replies.map(\.1))
+        guard case .failure(let error) = RequestCodec.decode(encoded[0], truncated: false) else {
+            Issue.record("a reclaim reply was read as a request")
+            return
+        }
+        #expect(error.isReply)
+        // A release decoder refuses it rather than misreading it.
+        #expect(throws: RequestError.self) { try RequestCodec.decodeReleaseReply(encoded).get() }
     }
 
     @Test func aReleaseOfThousandsIsAnsweredInDatagramsThatFit() throws {
@@ -79,7 +97,7 @@ import Glibc
 
     @Test func errorRepliesCarryTheMessage() {
         let payload = RequestCodec.encodeError(RequestError("unknown operation \"x\""))
-        #expect(throws: RequestError("unknown operation \"x\"")) { try RequestCodec.decodeReleaseReply(payload).get() }
+        #expect(throws: RequestError("unknown operation \"x\"")) { try RequestCodec.decodeReleaseReply([payload]).get() }
     }
 
     @Test func repliesAreNeverTakenForRequests() {
