@@ -124,9 +124,9 @@ public final class Daemon {
         let summary = table.summary()
         logger.info("ready: \(statusText)\(adoptedCount > 0 ? " (\(adoptedCount) sockets taken back from the service manager)" : "")",
                     metadata: [
-                        JournalField.messageID: "\(MessageID.ready)", JournalField.ports: "\(summary.ports)",
-                        JournalField.services: "\(summary.services)", JournalField.sockets: "\(summary.sockets)",
-                        JournalField.retrying: "\(summary.retrying)",
+                        JournalFieldName.messageID: "\(MessageID.ready)", JournalFieldName.ports: "\(summary.ports)",
+                        JournalFieldName.services: "\(summary.services)", JournalFieldName.sockets: "\(summary.sockets)",
+                        JournalFieldName.retrying: "\(summary.retrying)",
                     ])
         return true
     }
@@ -176,7 +176,7 @@ public final class Daemon {
         }
         reportFailures(failures)
         reportLeftOutOfStore()
-        logger.info("reloaded: \(statusText)", metadata: [JournalField.messageID: "\(MessageID.ready)"])
+        logger.info("reloaded: \(statusText)", metadata: [JournalFieldName.messageID: "\(MessageID.ready)"])
         publishStatus()
         serviceManager.notify([.ready, .status(statusText)])
         return true
@@ -194,13 +194,13 @@ public final class Daemon {
             perFile[problem.file, default: 0] += 1
             guard perFile[problem.file]! <= Self.problemsLoggedPerFile else { continue }
             logger.warning("\(problem)", metadata: [
-                JournalField.messageID: "\(MessageID.configurationProblem)", JournalField.file: "\(problem.file)",
-                JournalField.line: "\(problem.line.map(String.init) ?? "")",
+                JournalFieldName.messageID: "\(MessageID.configurationProblem)", JournalFieldName.file: "\(problem.file)",
+                JournalFieldName.line: "\(problem.line.map(String.init) ?? "")",
             ])
         }
         for (file, count) in perFile.sorted(by: { $0.key < $1.key }) where count > Self.problemsLoggedPerFile {
             logger.warning("\(printable(file)): \(count - Self.problemsLoggedPerFile) more problems not logged (portreserve check lists them all)",
-                           metadata: [JournalField.messageID: "\(MessageID.configurationProblem)", JournalField.file: "\(file)"])
+                           metadata: [JournalFieldName.messageID: "\(MessageID.configurationProblem)", JournalFieldName.file: "\(file)"])
         }
         return configuration
     }
@@ -233,7 +233,7 @@ public final class Daemon {
     private func reportFailures(_ failures: [String]) {
         guard !failures.isEmpty else { return }
         logger.error("could not hold \(failures.count) sockets: \(failures.prefix(5).joined(separator: ", "))\(failures.count > 5 ? ", ..." : "")",
-                     metadata: [JournalField.messageID: "\(MessageID.notHeld)"])
+                     metadata: [JournalFieldName.messageID: "\(MessageID.notHeld)"])
     }
 
     /// "Holding 7 sockets on 4 ports for 2 services, 1 retrying", for STATUS= and the journal.
@@ -283,7 +283,7 @@ public final class Daemon {
             if badRequestLog.allows(now: clock()) {
                 let sender = Requester(datagram.credentials)
                 logger.warning("bad request from \(sender): \(error)", metadata: sender.fields.merging(
-                    [JournalField.messageID: "\(MessageID.badRequest)"]) { $1 })
+                    [JournalFieldName.messageID: "\(MessageID.badRequest)"]) { $1 })
             }
             return error.isReply ? [] : [RequestCodec.encodeError(error)]
         case .success(let decoded): request = decoded
@@ -319,8 +319,8 @@ public final class Daemon {
         if refusalLog.allows(now: clock()) {
             let shown = names.prefix(5).map(printable).joined(separator: " ") + (names.count > 5 ? " and \(names.count - 5) more" : "")
             var metadata = sender.fields
-            metadata[JournalField.messageID] = "\(MessageID.refused)"
-            metadata[JournalField.service] = .array(names.prefix(5).map { "\($0)" })
+            metadata[JournalFieldName.messageID] = "\(MessageID.refused)"
+            metadata[JournalFieldName.service] = .array(names.prefix(5).map { "\($0)" })
             logger.warning("refused to \(action) \(shown) for \(sender): \(why)", metadata: metadata)
         }
         return why
@@ -332,15 +332,15 @@ public final class Daemon {
         let now = clock()
         if let count = badRequestLog.takeSuppressed(now: now) {
             logger.warning("\(count) more bad requests in the last \(badRequestLog.window) s were not logged",
-                           metadata: [JournalField.messageID: "\(MessageID.badRequest)", JournalField.suppressed: "\(count)"])
+                           metadata: [JournalFieldName.messageID: "\(MessageID.badRequest)", JournalFieldName.suppressed: "\(count)"])
         }
         if let count = refusalLog.takeSuppressed(now: now) {
             logger.warning("\(count) more refused requests in the last \(refusalLog.window) s were not logged",
-                           metadata: [JournalField.messageID: "\(MessageID.refused)", JournalField.suppressed: "\(count)"])
+                           metadata: [JournalFieldName.messageID: "\(MessageID.refused)", JournalFieldName.suppressed: "\(count)"])
         }
         if let count = unknownNameLog.takeSuppressed(now: now) {
             logger.info("\(count) more releases of names nothing is reserved under in the last \(unknownNameLog.window) s were not logged",
-                        metadata: [JournalField.suppressed: "\(count)"])
+                        metadata: [JournalFieldName.suppressed: "\(count)"])
         }
     }
 
@@ -395,7 +395,7 @@ public final class Daemon {
             }
             replies.append((name, .reclaimed(held: held, notHeld: notHeld)))
             var metadata = fields(name).merging(sender.fields) { $1 }
-            metadata[JournalField.messageID] = "\(MessageID.reserved)"
+            metadata[JournalFieldName.messageID] = "\(MessageID.reserved)"
             let missing = notHeld.isEmpty ? "" : "; not held yet, retrying: "
                 + notHeld.map { "\($0.slot) (\($0.reason))" }.joined(separator: ", ")
             logger.info("reclaimed \(name) for \(sender): holding \(held.count) of its \(held.count + notHeld.count) sockets\(missing)",
@@ -411,7 +411,7 @@ public final class Daemon {
         serviceManager.notify([.stopping, .status("Stopping: \(reason)")])
         table.closeAll()
         publishStatus(stopped: reason)
-        logger.info("stopping: \(reason)", metadata: [JournalField.messageID: "\(MessageID.stopping)"])
+        logger.info("stopping: \(reason)", metadata: [JournalFieldName.messageID: "\(MessageID.stopping)"])
     }
 
     private func release(_ requested: [String], from sender: Requester) -> [(String, ReleaseReply)] {
@@ -435,9 +435,9 @@ public final class Daemon {
             case .released(let ports):
                 replies.append((name, .released(ports)))
                 var metadata = fields(name).merging(sender.fields) { $1 }
-                metadata[JournalField.messageID] = "\(MessageID.released)"
-                metadata[JournalField.port] = .array(ports.map { "\($0.port)" })
-                metadata[JournalField.transport] = .array(ports.map { "\($0.transport.rawValue)" })
+                metadata[JournalFieldName.messageID] = "\(MessageID.released)"
+                metadata[JournalFieldName.port] = .array(ports.map { "\($0.port)" })
+                metadata[JournalFieldName.transport] = .array(ports.map { "\($0.transport.rawValue)" })
                 logger.info("released \(name) (\(ports.map(\.description).joined(separator: " "))) for \(sender)", metadata: metadata)
             case .alreadyReleased:
                 replies.append((name, .alreadyReleased))
@@ -451,7 +451,7 @@ public final class Daemon {
         if !unknown.isEmpty && unknownNameLog.allows(now: clock()) {
             let shown = unknown.prefix(5).map(printable).joined(separator: " ") + (unknown.count > 5 ? " and \(unknown.count - 5) more" : "")
             var metadata = sender.fields
-            metadata[JournalField.service] = .array(unknown.prefix(5).map { "\($0)" })
+            metadata[JournalFieldName.service] = .array(unknown.prefix(5).map { "\($0)" })
             logger.info("nothing is reserved under the name\(unknown.count > 1 ? "s" : "") \(shown) (asked by \(sender))", metadata: metadata)
         }
         logReleaseOfEverything(releasedByStar, from: sender)
@@ -473,8 +473,8 @@ public final class Daemon {
         while start < names.count {
             let chunk = names[start..<min(start + servicesPerEntry, names.count)]
             var metadata = sender.fields
-            metadata[JournalField.messageID] = "\(MessageID.released)"
-            metadata[JournalField.service] = .array(chunk.map { "\($0)" })
+            metadata[JournalFieldName.messageID] = "\(MessageID.released)"
+            metadata[JournalFieldName.service] = .array(chunk.map { "\($0)" })
             let part = names.count > servicesPerEntry ? " (\(start + 1)-\(start + chunk.count) of \(names.count))" : ""
             logger.info("released \(chunk.count) services\(part) on a request for every service (*) by \(sender): \(chunk.joined(separator: " "))",
                         metadata: metadata)
@@ -486,41 +486,41 @@ public final class Daemon {
         switch event {
         case .reserved(let service, let key, let families):
             var metadata = fields(service, key)
-            metadata[JournalField.messageID] = "\(MessageID.reserved)"
-            metadata[JournalField.family] = .array(families.map { "\($0.rawValue)" })
+            metadata[JournalFieldName.messageID] = "\(MessageID.reserved)"
+            metadata[JournalFieldName.family] = .array(families.map { "\($0.rawValue)" })
             logger.info("reserved \(key) (\(families.map(\.rawValue).joined(separator: ", "))) for \(service)", metadata: metadata)
         case .shared(let service, let key, let other):
             logger.info("\(key) of \(service) is already held for \(other): shared", metadata: fields(service, key))
         case .conflict(let service, let key, let family, let error, let holder):
             var metadata = fields(service, key)
-            metadata[JournalField.messageID] = "\(MessageID.conflict)"
-            metadata[JournalField.family] = "\(family.rawValue)"
-            if let holder { metadata[JournalField.holder] = "\(holder)" }
+            metadata[JournalFieldName.messageID] = "\(MessageID.conflict)"
+            metadata[JournalFieldName.family] = "\(family.rawValue)"
+            if let holder { metadata[JournalFieldName.holder] = "\(holder)" }
             logger.warning("conflict: cannot reserve \(InternetSockets.describe(key, family)) for \(service): \(error.reason)\(holder.map { ", held by " + $0 } ?? "")",
                            metadata: metadata)
         case .heldAgain(let service, let slot, let attempts):
             var metadata = fields(service, slot.key)
-            metadata[JournalField.messageID] = "\(MessageID.reserved)"
-            metadata[JournalField.family] = "\(slot.family.rawValue)"
+            metadata[JournalFieldName.messageID] = "\(MessageID.reserved)"
+            metadata[JournalFieldName.family] = "\(slot.family.rawValue)"
             logger.notice("holding \(slot) for \(service) at last, after \(attempts) attempts", metadata: metadata)
         case .givenUp(let service, let key):
             var metadata = fields(service, key)
-            metadata[JournalField.messageID] = "\(MessageID.released)"
+            metadata[JournalFieldName.messageID] = "\(MessageID.released)"
             logger.info("gave up \(key): no configured service names it any more (it was \(service)'s)", metadata: metadata)
         case .failed(let service, let key, let family, let error):
             failures.append("\(InternetSockets.describe(key, family)) for \(service) (\(error.reason))")
             var metadata = fields(service, key)
-            metadata[JournalField.messageID] = "\(MessageID.notHeld)"
-            metadata[JournalField.family] = "\(family.rawValue)"
+            metadata[JournalFieldName.messageID] = "\(MessageID.notHeld)"
+            metadata[JournalFieldName.family] = "\(family.rawValue)"
             logger.debug("cannot hold \(InternetSockets.describe(key, family)) for \(service): \(error)", metadata: metadata)
         }
     }
 
     private func fields(_ service: String, _ key: PortKey? = nil) -> Logger.Metadata {
-        var metadata: Logger.Metadata = [JournalField.service: "\(service)"]
+        var metadata: Logger.Metadata = [JournalFieldName.service: "\(service)"]
         if let key {
-            metadata[JournalField.port] = "\(key.port)"
-            metadata[JournalField.transport] = "\(key.transport.rawValue)"
+            metadata[JournalFieldName.port] = "\(key.port)"
+            metadata[JournalFieldName.transport] = "\(key.transport.rawValue)"
         }
         return metadata
     }
@@ -562,9 +562,9 @@ struct Requester: CustomStringConvertible {
 
     var fields: Logger.Metadata {
         var metadata: Logger.Metadata = [:]
-        if let pid { metadata[JournalField.requesterPID] = "\(pid)" }
-        if let uid { metadata[JournalField.requesterUID] = "\(uid)" }
-        if let unit { metadata[JournalField.requesterUnit] = "\(unit)" }
+        if let pid { metadata[JournalFieldName.requesterPID] = "\(pid)" }
+        if let uid { metadata[JournalFieldName.requesterUID] = "\(uid)" }
+        if let unit { metadata[JournalFieldName.requesterUnit] = "\(unit)" }
         return metadata
     }
 }

@@ -163,17 +163,8 @@ final class DescriptorStore {
     /// The family of `fd` when it is an Internet socket of `key`'s protocol bound to its port.
     private static func family(of fd: CInt, for key: PortKey) -> AddressFamily? {
         let type = key.transport == .tcp ? CInt(SOCK_STREAM.rawValue) : CInt(SOCK_DGRAM.rawValue)
-        let family: AddressFamily
-        switch DescriptorKind(of: fd) {
-        case .socket(AF_INET, type): family = .ipv4
-        case .socket(AF_INET6, type): family = .ipv6
-        default: return nil
-        }
-        var address = sockaddr_in6()  // large enough for both; the port sits at the same offset
-        var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
-        let result = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return result == 0 && UInt16(bigEndian: address.sin6_port) == key.port ? family : nil
+        if SocketActivation.isInternetSocket(fd, family: AF_INET, type: type, port: key.port) { return .ipv4 }
+        if SocketActivation.isInternetSocket(fd, family: AF_INET6, type: type, port: key.port) { return .ipv6 }
+        return nil
     }
 }

@@ -14,7 +14,7 @@ public enum MessageID {
 
 /// The journal fields the daemon writes, one name each, as the README's table lists them:
 /// `journalctl PORTRESERVE_SERVICE=cups` and scripts depend on the spelling.
-public enum JournalField {
+public enum JournalFieldName {
     public static let messageID = "MESSAGE_ID"
     public static let service = "PORTRESERVE_SERVICE"
     public static let port = "PORTRESERVE_PORT"

@@ -156,7 +156,7 @@ public func sendDatagram(
 /// it returns nil instead of blocking when nothing is queued. Wraps `recvmsg(2)`.
 public func receiveDatagram(_ fd: CInt, capacity: Int, wait: Bool = true) throws(SystemError) -> ReceivedDatagram? {
     var payload = [UInt8](repeating: 0, count: capacity)
-    var control = [UInt8](repeating: 0, count: controlSpace(MemoryLayout<KernelCredentials>.size) + controlSpace(253 * 4))
+    var control = [UInt8](repeating: 0, count: controlSpace(MemoryLayout<KernelCredentials>.size) + controlSpace(scmMaxDescriptors * 4))
     var address = sockaddr_un()
     var message = msghdr()
     let flags = CInt(MSG_CMSG_CLOEXEC) | CInt(MSG_TRUNC) | (wait ? 0 : CInt(MSG_DONTWAIT))
@@ -221,6 +221,9 @@ private struct KernelCredentials {
     var gid: gid_t
 }
 private let scmCredentials: CInt = 2
+/// SCM_MAX_FD of the kernel (include/net/scm.h, not exported to user space): the most descriptors
+/// one datagram can pass, so the room that never cuts a passed set short (each is then closed).
+private let scmMaxDescriptors = 253
 
 // cmsg(3) layout, which Swift cannot import as the C macros: a header padded to size_t alignment,
 // then the data, padded again.

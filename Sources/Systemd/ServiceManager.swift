@@ -27,9 +27,7 @@ public enum NotifyMessage: Equatable, Sendable {
     case fdStore(name: String, poll: Bool)
     /// Drop every descriptor stored under `name`.
     case fdStoreRemove(name: String)
-    /// A watchdog keep-alive ping.
-    case watchdog
-    /// Any other assignment, sent as `NAME=value`.
+    /// Any other assignment, sent as `NAME=value` (`WATCHDOG=1` for a service that keeps a watchdog).
     case custom(name: String, value: String)
 
     /// The protocol lines for this message.
@@ -44,7 +42,6 @@ public enum NotifyMessage: Equatable, Sendable {
         case .fdStore(let name, let poll):
             return ["FDSTORE=1", "FDNAME=\(name)"] + (poll ? [] : ["FDPOLL=0"])
         case .fdStoreRemove(let name): return ["FDSTOREREMOVE=1", "FDNAME=\(name)"]
-        case .watchdog: return ["WATCHDOG=1"]
         case .custom(let name, let value): return ["\(name)=" + Self.singleLine(value)]
         }
     }
@@ -63,7 +60,27 @@ public enum NotifyOutcome: Equatable, Sendable {
     case noServiceManager
 }
 
+/// Why a notification was not sent.
+public enum NotifyError: Error, Equatable, CustomStringConvertible {
+    /// A name systemd would refuse (FDNAME=, or a custom variable): caught before sending, so that
+    /// a malformed store entry never fails silently on the other side.
+    case invalidName(String, reason: String)
+    /// The call itself failed.
+    case system(SystemError)
+
+    public var description: String {
+        switch self {
+        case .invalidName(let name, let reason): "cannot notify \"\(name)\": \(reason)"
+        case .system(let error): error.description
+        }
+    }
+}
+
 /// The calls of the systemd notification protocol: readiness, status, reloads and the descriptor store.
+///
+///     try ServiceManager.notify([.ready, .status("Holding 4 ports")])     // .sent, or .noServiceManager
+///     try ServiceManager.notify([.fdStore(name: "cups.631.tcp", poll: false)], descriptors: [fd])
+///     try ServiceManager.barrier()                                        // systemd has handled all of it
 public enum ServiceManager {
     /// Sends `messages` as one datagram, with `descriptors` attached for the descriptor store.
     ///
@@ -71,17 +88,21 @@ public enum ServiceManager {
     @discardableResult
     public static func notify(
         _ messages: [NotifyMessage], descriptors: [CInt] = [], unsetEnvironment: Bool = false
-    ) throws(SystemError) -> NotifyOutcome {
+    ) throws(NotifyError) -> NotifyOutcome {
         let state = try text(of: messages)
         let result: CInt = descriptors.withUnsafeBufferPointer { fds in
             sd_pid_notify_with_fds(0, unsetEnvironment ? 1 : 0, state, fds.baseAddress, UInt32(fds.count))
         }
-        return try negativeErrnoOrThrow("sd_pid_notify_with_fds", subject: state, result) > 0 ? .sent : .noServiceManager
+        do {
+            return try negativeErrnoOrThrow("sd_pid_notify_with_fds", subject: state, result) > 0 ? .sent : .noServiceManager
+        } catch {
+            throw .system(error)
+        }
     }
 
     /// Sends a single message.
     @discardableResult
-    public static func notify(_ message: NotifyMessage) throws(SystemError) -> NotifyOutcome {
+    public static func notify(_ message: NotifyMessage) throws(NotifyError) -> NotifyOutcome {
         try notify([message])
     }
 
@@ -97,24 +118,26 @@ public enum ServiceManager {
     ///
     /// Wraps `sd_notify_barrier(3)`.
     @discardableResult
-    public static func barrier(timeoutMicroseconds: UInt64 = 5_000_000) throws(SystemError) -> NotifyOutcome {
-        let result = sd_notify_barrier(0, timeoutMicroseconds)
+    public static func barrier(timeout: Duration = .seconds(5)) throws(SystemError) -> NotifyOutcome {
+        let (seconds, attoseconds) = timeout.components
+        let microseconds = UInt64(max(0, seconds)) * 1_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000_000)
+        let result = sd_notify_barrier(0, microseconds)
         return try negativeErrnoOrThrow("sd_notify_barrier", result) > 0 ? .sent : .noServiceManager
     }
 
     /// The datagram text for `messages`, refusing names systemd would reject rather than letting a
     /// malformed store entry fail silently on the other side.
-    static func text(of messages: [NotifyMessage]) throws(SystemError) -> String {
+    static func text(of messages: [NotifyMessage]) throws(NotifyError) -> String {
         for message in messages {
             switch message {
             case .fdStore(let name, _), .fdStoreRemove(let name):
                 guard isValidDescriptorName(name) else {
-                    throw SystemError(call: "sd_pid_notify_with_fds", subject: "FDNAME=\(name)", errno: EINVAL)
+                    throw .invalidName("FDNAME=\(name)", reason: "1-255 printable ASCII characters, no colon")
                 }
             case .custom(let name, _):
                 guard !name.isEmpty, name.utf8.allSatisfy({ $0 != UInt8(ascii: "=") && $0 != UInt8(ascii: "\n") })
                 else {
-                    throw SystemError(call: "sd_pid_notify_with_fds", subject: "\(name)=", errno: EINVAL)
+                    throw .invalidName("\(name)=", reason: "a variable name, without = or a line break")
                 }
             default: break
             }

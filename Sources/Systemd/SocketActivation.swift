@@ -116,3 +116,14 @@ public enum SocketActivation {
         guard expected.isMet(by: descriptor.fd) else { throw .wrongKind(expected: expected, found: descriptor) }
     }
 }
+
+extension SocketActivation {
+    /// Whether `fd` is an Internet socket of `family` (`AF_INET` or `AF_INET6`) and `type`
+    /// (`SOCK_STREAM`, `SOCK_DGRAM`) bound to `port`, listening or not: how a daemon checks that a
+    /// descriptor handed back from the store is the socket its name says. Wraps `sd_is_socket_inet(3)`.
+    ///
+    ///     let isIPv6 = SocketActivation.isInternetSocket(fd, family: AF_INET6, type: CInt(SOCK_DGRAM.rawValue), port: 631)
+    public static func isInternetSocket(_ fd: CInt, family: CInt, type: CInt, port: UInt16) -> Bool {
+        sd_is_socket_inet(fd, family, type, -1, port) > 0
+    }
+}

@@ -35,7 +35,7 @@ final class NotifyTests {
     }
 
     @Test func eachMessageHasItsProtocolLine() throws {
-        try ServiceManager.notify([.stopping, .errno(98), .mainPID(4242), .watchdog, .custom(name: "X_PORTRESERVE", value: "1")])
+        try ServiceManager.notify([.stopping, .errno(98), .mainPID(4242), .custom(name: "WATCHDOG", value: "1"), .custom(name: "X_PORTRESERVE", value: "1")])
         #expect(text(try nextMessage()) == "STOPPING=1\nERRNO=98\nMAINPID=4242\nWATCHDOG=1\nX_PORTRESERVE=1")
     }
 
@@ -94,8 +94,26 @@ final class NotifyTests {
 
     @Test(arguments: ["", "has:colon", "tab\there", String(repeating: "x", count: 256)])
     func invalidDescriptorNamesAreRefusedBeforeSending(name: String) throws {
-        #expect(throws: SystemError.self) { try ServiceManager.notify(.fdStore(name: name, poll: true)) }
+        #expect(throws: NotifyError.invalidName("FDNAME=\(name)", reason: "1-255 printable ASCII characters, no colon")) {
+            try ServiceManager.notify(.fdStore(name: name, poll: true))
+        }
         #expect(try receive(on: receiver, within: 0.05) == nil)
+    }
+
+    /// NOTIFY_SOCKET naming a socket that is not there (the manager is gone, or the variable is
+    /// stale) is an error that says which call failed and why, not a crash and not "sent".
+    @Test func aMissingNotifySocketIsAnErrorThatSaysSo() throws {
+        setenv("NOTIFY_SOCKET", directory.path + "/gone", 1)
+        #expect(throws: NotifyError.self) { try ServiceManager.notify(.ready) }
+        do {
+            try ServiceManager.notify(.ready)
+        } catch {
+            guard case .system(let failure) = error else {
+                Issue.record("expected the call's failure, got \(error)")
+                return
+            }
+            #expect(failure.call == "sd_pid_notify_with_fds" && failure.errno == ENOENT, "\(failure)")
+        }
     }
 
     @Test func noServiceManagerIsNotAnError() throws {
@@ -113,7 +131,7 @@ final class NotifyTests {
     @Test func barrierWaitsForTheManagerToCloseItsPipe() throws {
         let finished = Flag()
         Thread.detachNewThread {
-            finished.value = (try? ServiceManager.barrier(timeoutMicroseconds: 5_000_000)) == .sent
+            finished.value = (try? ServiceManager.barrier(timeout: .seconds(5))) == .sent
         }
         let message = try nextMessage()
         #expect(text(message) == "BARRIER=1")
