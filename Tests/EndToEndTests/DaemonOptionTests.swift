@@ -34,8 +34,14 @@ import TestSupport
         let alone = try TemporaryDirectory("alone")
         let copy = alone.path + "/portreserve"
         try FileManager.default.copyItem(atPath: product("portreserve"), toPath: copy)
-        let result = try run(copy, ["status"])
-        if FileManager.default.isExecutableFile(atPath: "/usr/libexec/portreserve/portreserve-cli") {
+        // An installed portreserve-cli (/usr/libexec/portreserve) would answer instead: as root, it is
+        // hidden under an empty /usr/libexec in a private mount namespace.
+        let installed = FileManager.default.isExecutableFile(atPath: "/usr/libexec/portreserve/portreserve-cli")
+        let result = installed && runningAsRoot
+            ? try run("/usr/bin/unshare", ["--mount", "--propagation", "private", "/bin/sh", "-c",
+                                            "mount -t tmpfs tmpfs /usr/libexec && exec \"$0\" status", copy])
+            : try run(copy, ["status"])
+        if installed && !runningAsRoot {
             #expect(result.status == 3)  // the installed one answers: no daemon on the default socket
             return
         }
