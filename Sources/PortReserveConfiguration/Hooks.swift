@@ -1,4 +1,5 @@
 import PortReserveProtocol
+import SystemCalls
 
 /// How `portreserve-generator` hooks a configured service's units, from the directive lines of
 /// its file. A directive starts with `@`, which no line of the C daemon's format ever did (it was
@@ -93,11 +94,12 @@ public enum HookDirectives {
     public static func defaults(directories: [String]) -> (HookPlan, [ConfigurationProblem]) {
         for directory in directories {
             let path = directory + "/" + defaultsFileName
+            // Absent here: the next directory may have one. (Any other failure is read's to report.)
+            do { if try pathStatus(path) == nil { continue } } catch {}
             switch ConfigurationFiles.read(path) {
             case .masked: return (HookPlan(), [])
             case .contents(let bytes): return plan(in: bytes, file: path, inDefaults: true)
             case .unreadable(let message):
-                if message.hasSuffix(": No such file or directory") { continue }
                 return (HookPlan(), [ConfigurationProblem(file: path, line: nil, message: message)])
             }
         }

@@ -48,7 +48,7 @@ public final class Daemon {
     /// asking in a loop cannot flood the journal with them.
     private var unknownNameLog = LogBudget(limit: 10, window: 60)
     /// Seconds on a clock that only goes forward; settable for tests.
-    var clock: () -> Int = { monotonicSeconds() }
+    var clock: () -> Int = { Int(monotonicSeconds()) }
     /// The published status is behind the table: `publishStatus()` has work to do.
     public private(set) var statusChanged = true
     private let startedAt = Int(time(nil))
@@ -247,7 +247,6 @@ public final class Daemon {
     /// Tries again the sockets whose bind attempt is due; logs those held at last. The loop calls
     /// it when it wakes, and wakes for it (`millisecondsUntilRetry`).
     public func retryDue() {
-        guard let wait = table.millisecondsUntilRetry, wait == 0 else { return }
         let events = table.retryDue()
         guard !events.isEmpty else { return }
         statusChanged = true
@@ -524,20 +523,6 @@ public final class Daemon {
         }
         return metadata
     }
-}
-
-/// Seconds since boot, on the clock that only goes forward: what the log budgets count in.
-func monotonicSeconds() -> Int {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Int(now.tv_sec)
-}
-
-/// Milliseconds since boot, on the same clock: what bind retries are scheduled in.
-func monotonicMilliseconds() -> Int {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Int(now.tv_sec) * 1000 + Int(now.tv_nsec) / 1_000_000
 }
 
 /// Who sent a request, from the kernel's credentials, for decisions and for the journal.

@@ -370,7 +370,7 @@ public final class ReservationTable {
             let isConflict = error.errno == EADDRINUSE || error.errno == EACCES
             let holder = firstTry && error.errno == EADDRINUSE ? holderOf(slot.key, slot.family) : nil
             update(slot.key) { $0.states[slot.family] = isConflict ? .conflict(error, holder: holder) : .failed(error) }
-            retries[slot] = Retry(attempts: previous == nil ? 1 : attempts, due: now + retrySchedule.delay(afterFailure: attempts),
+            retries[slot] = Retry(attempts: attempts, due: now + retrySchedule.delay(afterFailure: attempts),
                                   since: previous?.since ?? Self.now())
             guard firstTry else { return nil }
             return isConflict ? .conflict(service: name, slot.key, slot.family, error, holder: holder)

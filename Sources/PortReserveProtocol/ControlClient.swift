@@ -129,11 +129,7 @@ public struct ControlClient: Sendable {
 }
 
 extension ControlClient {
-    static func now() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-    }
+    static func now() -> Double { monotonicSeconds() }
 }
 
 extension String {

@@ -46,3 +46,18 @@ public func writeAll(_ text: String, to fd: CInt = 2) {
         }
     }
 }
+
+/// Seconds since boot on the clock that only goes forward (CLOCK_MONOTONIC), with nanoseconds:
+/// what timeouts, retries and log budgets count in, whatever happens to the wall clock.
+public func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
+
+/// `monotonicSeconds()` in whole milliseconds.
+public func monotonicMilliseconds() -> Int {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Int(now.tv_sec) * 1000 + Int(now.tv_nsec) / 1_000_000
+}

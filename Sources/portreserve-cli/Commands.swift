@@ -189,7 +189,7 @@ struct Reclaim: ParsableCommand {
 
     func run() throws {
         let client = ControlClient(socketPath: location.socketPath, timeoutSeconds: timeout)
-        let deadline = monotonicNow() + wait
+        let deadline = monotonicSeconds() + wait
         while true {
             let outcome: ControlOutcome<[(String, ReclaimReply)]>
             do { outcome = try client.reclaim(names) } catch {
@@ -215,7 +215,7 @@ struct Reclaim: ParsableCommand {
                 }
                 let unknown = results.filter { $0.1 == .unknown }.map(\.0)
                 // Asking again is harmless (what is held stays held) and makes the daemon try at once.
-                let remaining = deadline - monotonicNow()
+                let remaining = deadline - monotonicSeconds()
                 if !notHeld.isEmpty && unknown.isEmpty && remaining > 0 {
                     let soonest = notHeld.compactMap(\.1.retryInSeconds).min().map(Double.init) ?? 1
                     sleepSeconds(min(remaining, max(0.25, min(soonest, 1))))
@@ -230,12 +230,6 @@ struct Reclaim: ParsableCommand {
                 return
             }
         }
-    }
-
-    private func monotonicNow() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
     private func sleepSeconds(_ seconds: Double) {
