@@ -35,7 +35,7 @@ public final class Daemon {
     private let settings: DaemonSettings
     private let serviceManager: ServiceManaging
     private let logger: Logger
-    public private(set) var table: ReservationTable
+    public let table: ReservationTable
     private let store: DescriptorStore
     /// The configuration in force, per service: reclaim re-reserves from it.
     private var configured: [String: ServiceConfiguration] = [:]
@@ -57,8 +57,15 @@ public final class Daemon {
         self.settings = settings
         self.serviceManager = serviceManager
         self.logger = logger
-        self.store = DescriptorStore(manager: serviceManager, limit: settings.descriptorStoreLimit)
-        self.table = ReservationTable(families: [])
+        let store = DescriptorStore(manager: serviceManager, limit: settings.descriptorStoreLimit)
+        self.store = store
+        let families = settings.families ?? (InternetSockets.kernelHasIPv6() ? [.ipv4, .ipv6] : [.ipv4])
+        // A socket systemd kept for us is taken back rather than bound: binding would fail, as
+        // systemd's copy holds the port.
+        self.table = ReservationTable(families: families) { key, family, _ throws(SystemError) -> CInt in
+            if let fd = store.takeAdopted(SocketSlot(key, family)) { return fd }
+            return try InternetSockets.reserve(key, family)
+        }
     }
 
     /// Reads the configuration, takes back the sockets systemd kept in its descriptor store
@@ -67,31 +74,23 @@ public final class Daemon {
     /// long start-up must not wait for it).
     @discardableResult
     public func start(adopting stored: [ListenedDescriptor] = [], interrupted: () -> Bool = { false }) -> Bool {
-        let families = settings.families ?? (InternetSockets.kernelHasIPv6() ? [.ipv4, .ipv6] : [.ipv4])
-        if !families.contains(.ipv6) && settings.families == nil {
+        if !table.families.contains(.ipv6) && settings.families == nil {
             logger.notice("this kernel has no IPv6: reserving IPv4 ports only")
         }
         for message in store.adopt(stored) { logger.warning("\(message)") }
-        table = ReservationTable(families: families) { [store] key, family, _ throws(SystemError) -> CInt in
-            if let fd = store.takeAdopted(SocketSlot(key, family)) { return fd }
-            return try InternetSockets.reserve(key, family)
-        }
-        table.onBind = { [store] key, fds, service in store.store(fds, key, service: service) }
-        table.onClose = { [store] key, _ in store.remove(key) }
         guard let configuration = loadConfiguration(interrupted: interrupted) else { return false }
         let released = loadReleased()
         // An upper bound (shared ports count once per service): it only sizes RLIMIT_NOFILE.
         let portsNamed = configuration.services.reduce(0) { $0 + $1.ports.count }
-        let socketsNeeded = portsNamed * families.count
+        let socketsNeeded = portsNamed * table.families.count
         table.reserveCapacity(services: configuration.services.count, ports: portsNamed)
         configured.reserveCapacity(configuration.services.count)
         ResourceLimits.ensureDescriptors(socketsNeeded + 64, logger: logger)
         table.socketLimit = ResourceLimits.socketBudget() + stored.count
         // Binding comes first and alone: READY=1 is sent the moment every port is bound, and the
-        // journal entries and the descriptor store copies follow. Neither can be lost by that
+        // descriptor store copies and the journal entries follow. Neither can be lost by that
         // order: SIGTERM is read only after this function, and systemd handles the store messages
         // queued before an exit before it handles the exit.
-        store.defer = true
         var events: [ReservationEvent] = []
         var skipped: [String] = []
         for service in configuration.services {
@@ -108,8 +107,7 @@ public final class Daemon {
         // this daemon, not the last one.
         publishStatus()
         serviceManager.notify([.ready, .status(statusText)])
-        store.defer = false
-        store.flush()
+        forwardToStore(events)
         var failures: [String] = []
         for name in skipped {
             logger.info("\(name) was released earlier in this boot: not reserving it again", metadata: fields(name))
@@ -155,7 +153,7 @@ public final class Daemon {
             }
             logger.info("\(name) is no longer configured: giving it up", metadata: fields(name))
             configured[name] = nil
-            for event in table.forget(name) { log(event, failures: &failures) }
+            record(table.forget(name), failures: &failures)
         }
         for service in configuration.services {
             if table.isReleased(service.name) != nil {
@@ -165,13 +163,13 @@ public final class Daemon {
                     continue
                 }
                 configured[service.name] = service
-                for event in table.update(service) { log(event, failures: &failures) }
+                record(table.update(service), failures: &failures)
             } else if released.contains(service.name) {
                 configured[service.name] = service
                 table.addReleased(service)
             } else {
                 configured[service.name] = service
-                for event in table.add(service) { log(event, failures: &failures) }
+                record(table.add(service), failures: &failures)
             }
         }
         reportFailures(failures)
@@ -251,7 +249,7 @@ public final class Daemon {
         guard !events.isEmpty else { return }
         statusChanged = true
         var failures: [String] = []
-        for event in events { log(event, failures: &failures) }
+        record(events, failures: &failures)
         serviceManager.notify([.status(statusText)])
     }
 
@@ -379,7 +377,7 @@ public final class Daemon {
                 replies.append((name, .unknown))
                 continue
             }
-            for event in table.reclaim(service) { log(event, failures: &failures) }
+            record(table.reclaim(service), failures: &failures)
             var held: [SocketSlot] = []
             var notHeld: [NotHeldSocket] = []
             for (slot, state) in table.sockets(of: name) {
@@ -427,6 +425,7 @@ public final class Daemon {
         var unknown: [String] = []
         for name in names {
             let result = table.release(name, unit: sender.unit)
+            if case .released(let ports) = result { for port in ports { store.remove(port) } }
             switch result {
             case .released(let ports) where everything:
                 replies.append((name, .released(ports)))
@@ -481,9 +480,28 @@ public final class Daemon {
         }
     }
 
+    /// Gives systemd's descriptor store copies of what the table bound, and drops what it closed.
+    private func forwardToStore(_ events: [ReservationEvent]) {
+        for event in events {
+            switch event {
+            case .reserved(let service, let key, let sockets): store.store(sockets.map(\.descriptor), key, service: service)
+            case .heldAgain(let service, let slot, let descriptor, _): store.store([descriptor], slot.key, service: service)
+            case .givenUp(_, let key): store.remove(key)
+            case .shared, .conflict, .failed: break
+            }
+        }
+    }
+
+    /// What the table did, to the descriptor store first, then to the journal.
+    private func record(_ events: [ReservationEvent], failures: inout [String]) {
+        forwardToStore(events)
+        for event in events { log(event, failures: &failures) }
+    }
+
     private func log(_ event: ReservationEvent, failures: inout [String]) {
         switch event {
-        case .reserved(let service, let key, let families):
+        case .reserved(let service, let key, _):
+            let families = event.families
             var metadata = fields(service, key)
             metadata[JournalFieldName.messageID] = "\(MessageID.reserved)"
             metadata[JournalFieldName.family] = .array(families.map { "\($0.rawValue)" })
@@ -497,7 +515,7 @@ public final class Daemon {
             if let holder { metadata[JournalFieldName.holder] = "\(holder)" }
             logger.warning("conflict: cannot reserve \(InternetSockets.describe(key, family)) for \(service): \(error.reason)\(holder.map { ", held by " + $0 } ?? "")",
                            metadata: metadata)
-        case .heldAgain(let service, let slot, let attempts):
+        case .heldAgain(let service, let slot, _, let attempts):
             var metadata = fields(service, slot.key)
             metadata[JournalFieldName.messageID] = "\(MessageID.reserved)"
             metadata[JournalFieldName.family] = "\(slot.family.rawValue)"

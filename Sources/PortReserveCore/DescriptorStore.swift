@@ -31,11 +31,10 @@ final class DescriptorStore {
     private(set) var leftOut = 0
     private var names: [PortKey: String] = [:]
     private var adopted: [SocketSlot: (fd: CInt, name: String)] = [:]
+    /// Taken back and held again, so already in the store: `store` skips each once, as the
+    /// table's events bring it.
     private var handedBack: Set<CInt> = []
     private var removedSinceBarrier = false
-    /// While true, new sockets wait in `pending` for `flush()`: at start, READY=1 goes first.
-    var `defer` = false
-    private var pending: [(key: PortKey, service: String, fds: [CInt])] = []
 
     init(manager: ServiceManaging, limit: Int) {
         self.manager = manager
@@ -107,23 +106,9 @@ final class DescriptorStore {
         }
         storedCount += fresh.count
         counts[key, default: 0] += fresh.count
-        if self.defer {
-            pending.append((key, service, fresh))  // named in flush(), after READY=1
-        } else {
-            send(fresh, key, service: service)
-        }
-    }
-
-    private func send(_ fds: [CInt], _ key: PortKey, service: String) {
         let name = names[key] ?? Self.name(for: key, service: service)
         names[key] = name
-        manager.notify([.fdStore(name: name, poll: false)], descriptors: fds)
-    }
-
-    /// Sends what `store` held back.
-    func flush() {
-        for (key, service, fds) in pending { send(fds, key, service: service) }
-        pending = []
+        manager.notify([.fdStore(name: name, poll: false)], descriptors: fresh)
     }
 
     /// Drops a closed port's copies from the store.
@@ -139,7 +124,6 @@ final class DescriptorStore {
     func discardUnclaimed() -> [SocketSlot] {
         let unclaimed = adopted
         adopted = [:]
-        handedBack = []
         var dropped = Set<String>()
         for (slot, entry) in unclaimed {
             closeDescriptor(entry.fd)

@@ -24,22 +24,42 @@ public enum SocketState: Equatable, Sendable {
     }
 }
 
-/// Something the table did, for the daemon to log: the table itself never logs, so it can be used
-/// and tested without a journal.
+/// One socket the table has just bound (or taken back from systemd's store).
+public struct HeldSocket: Equatable, Sendable {
+    public let family: AddressFamily
+    public let descriptor: CInt
+
+    public init(_ family: AddressFamily, _ descriptor: CInt) {
+        self.family = family
+        self.descriptor = descriptor
+    }
+}
+
+/// Something the table did. The table only returns what happened and calls nobody: the daemon
+/// forwards each event to systemd's descriptor store and to the journal, so the table can be used
+/// and tested without either.
 public enum ReservationEvent: Equatable, Sendable {
-    case reserved(service: String, PortKey, families: [AddressFamily])
+    /// These sockets of the port are bound now, for `service`: the daemon stores copies of them.
+    case reserved(service: String, PortKey, sockets: [HeldSocket])
     case shared(service: String, PortKey, with: String)
     case conflict(service: String, PortKey, AddressFamily, SystemError, holder: String?)
     case failed(service: String, PortKey, AddressFamily, SystemError)
     /// A socket that could not be bound before is held now, after `attempts` tries.
-    case heldAgain(service: String, SocketSlot, attempts: Int)
+    case heldAgain(service: String, SocketSlot, descriptor: CInt, attempts: Int)
     /// No configured service names the port any more: its sockets were closed.
     case givenUp(service: String, PortKey)
 }
 
+extension ReservationEvent {
+    /// The families a `.reserved` event holds, in order; empty for the others.
+    public var families: [AddressFamily] {
+        if case .reserved(_, _, let sockets) = self { sockets.map(\.family) } else { [] }
+    }
+}
+
 /// The answer to one release, per service name.
 public enum ReleaseResult: Equatable, Sendable {
-    /// These ports were closed now, and are free when this value exists.
+    /// These ports were closed now (the daemon drops their copies from systemd's store).
     case released([PortKey])
     /// The service is known, but nothing of it is held any more.
     case alreadyReleased
@@ -152,14 +172,9 @@ public final class ReservationTable {
     /// Opens the socket for a port and family on behalf of a service (the service only names it).
     private let bind: (PortKey, AddressFamily, String) throws(SystemError) -> CInt
     private let holderOf: (PortKey, AddressFamily) -> String?
-    /// Told about every socket closed by a release or because its port is no longer configured
-    /// (not at shutdown), so the daemon can drop it from systemd's descriptor store too.
-    public var onClose: ((PortKey, AddressFamily) -> Void)?
     /// The most sockets the table may hold; past it a bind fails as EMFILE would, before the
     /// process really runs out and cannot even talk to systemd.
     public var socketLimit = Int.max
-    /// Told about the sockets of a port as soon as they are bound, with the service that named it.
-    public var onBind: ((PortKey, [CInt], String) -> Void)?
     private var reservations: [PortKey: Reservation] = [:]
     private var services: [String: Service] = [:]
 
@@ -271,7 +286,6 @@ public final class ReservationTable {
                     if case .released = state { continue }
                     if case .held(let fd) = state {
                         closeDescriptor(fd)
-                        onClose?(port, family)
                         reservation.since = Self.now()
                     }
                     retries[SocketSlot(port, family)] = nil
@@ -280,11 +294,6 @@ public final class ReservationTable {
             }
         }
         return closed.isEmpty ? .alreadyReleased : .released(closed)
-    }
-
-    /// Releases every service, in name order, as the original's `*` did.
-    public func releaseAll(unit: String? = nil) -> [(String, ReleaseResult)] {
-        serviceNames.map { ($0, release($0, unit: unit)) }
     }
 
     /// Holds `service`'s ports again and forgets that it was released. What is held stays held
@@ -363,9 +372,8 @@ public final class ReservationTable {
                 reservation.states[slot.family] = .held(fd)
                 reservation.since = Self.now()
             }
-            onBind?(slot.key, [fd], name)
-            if firstTry && previous == nil { return .reserved(service: name, slot.key, families: [slot.family]) }
-            return .heldAgain(service: name, slot, attempts: attempts)
+            if firstTry && previous == nil { return .reserved(service: name, slot.key, sockets: [HeldSocket(slot.family, fd)]) }
+            return .heldAgain(service: name, slot, descriptor: fd, attempts: attempts)
         } catch {
             let isConflict = error.errno == EADDRINUSE || error.errno == EACCES
             let holder = firstTry && error.errno == EADDRINUSE ? holderOf(slot.key, slot.family) : nil
@@ -425,8 +433,7 @@ public final class ReservationTable {
         }
         var events: [ReservationEvent] = []
         var states = FamilyStates()
-        var held: [AddressFamily] = []
-        var heldDescriptors: [CInt] = []
+        var held: [HeldSocket] = []
         for family in families {
             do throws(SystemError) {
                 if heldSocketCount + held.count >= socketLimit {
@@ -434,8 +441,7 @@ public final class ReservationTable {
                 }
                 let fd = try bind(port, family, name)
                 states[family] = .held(fd)
-                held.append(family)
-                heldDescriptors.append(fd)
+                held.append(HeldSocket(family, fd))
             } catch where error.errno == EADDRINUSE || error.errno == EACCES {
                 let holder = error.errno == EADDRINUSE ? holderOf(port, family) : nil
                 states[family] = .conflict(error, holder: holder)
@@ -447,10 +453,7 @@ public final class ReservationTable {
                 scheduleFirstRetry(SocketSlot(port, family))
             }
         }
-        if !held.isEmpty {
-            events.append(.reserved(service: name, port, families: held))
-            onBind?(port, heldDescriptors, name)
-        }
+        if !held.isEmpty { events.append(.reserved(service: name, port, sockets: held)) }
         var owners = existing?.owners ?? []
         if !owners.contains(name) { owners.append(name) }
         update(port) { $0 = Reservation(key: port, owners: owners, states: states, since: Self.now()) }
@@ -470,10 +473,7 @@ public final class ReservationTable {
             return []
         }
         for (family, state) in reservation.states {
-            if case .held(let fd) = state {
-                closeDescriptor(fd)
-                onClose?(port, family)
-            }
+            if case .held(let fd) = state { closeDescriptor(fd) }
             retries[SocketSlot(port, family)] = nil
         }
         update(port, remove: true) { _ in }

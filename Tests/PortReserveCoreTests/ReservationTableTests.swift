@@ -9,15 +9,37 @@ func service(_ name: String, _ ports: [PortKey]) -> ServiceConfiguration {
     ServiceConfiguration(name: name, file: "/etc/portreserve/\(name)", entries: [ConfiguredEntry(line: 1, text: "", ports: ports)])
 }
 
+extension ReservationEvent {
+    /// A `.reserved` event as a test can expect it: which descriptors the kernel hands out is not
+    /// the test's to know. Compare with `withoutDescriptors` of what the table returned.
+    static func reserved(service: String, _ key: PortKey, families: [AddressFamily]) -> ReservationEvent {
+        .reserved(service: service, key, sockets: families.map { HeldSocket($0, -1) })
+    }
+
+    var withoutDescriptors: ReservationEvent {
+        switch self {
+        case .reserved(let service, let key, let sockets): .reserved(service: service, key, families: sockets.map(\.family))
+        case .heldAgain(let service, let slot, _, let attempts): .heldAgain(service: service, slot, descriptor: -1, attempts: attempts)
+        default: self
+        }
+    }
+}
+
 @Suite struct ReservationTableTests {
     @Test func everyProtocolAndFamilyIsHeldUntilReleased() {
         let port = unusedPorts(1)[0]
         let table = ReservationTable(families: [.ipv4, .ipv6])
         let events = table.add(service("cups", [PortKey(port, .tcp), PortKey(port, .udp)]))
-        #expect(events == [
+        #expect(events.map(\.withoutDescriptors) == [
             .reserved(service: "cups", PortKey(port, .tcp), families: [.ipv4, .ipv6]),
             .reserved(service: "cups", PortKey(port, .udp), families: [.ipv4, .ipv6]),
         ])
+        // The events carry the very descriptors the table holds: the daemon stores copies of them.
+        let held = table.status().compactMap { row -> CInt? in if case .held(let fd) = row.state { fd } else { nil } }
+        let told = events.flatMap { event -> [CInt] in
+            if case .reserved(_, _, let sockets) = event { sockets.map(\.descriptor) } else { [] }
+        }
+        #expect(held.count == 4 && told == held)
         #expect(table.heldSocketCount == 4)
         for probe in Probe.allCases { #expect(!canBind(port, probe), "\(probe) should be held") }
         #expect(table.release("cups") == .released([PortKey(port, .tcp), PortKey(port, .udp)]))
@@ -64,7 +86,7 @@ func service(_ name: String, _ ports: [PortKey]) -> ServiceConfiguration {
         #expect(error.description == "bind 0.0.0.0:\(ports[0])/tcp: Address already in use")
         // The holder is this very test process, found through /proc.
         #expect(holder?.hasSuffix("(pid \(getpid()))") == true, "holder: \(holder ?? "nil")")
-        #expect(events.dropFirst() == [
+        #expect(events.dropFirst().map(\.withoutDescriptors) == [
             .reserved(service: "cups", PortKey(ports[0], .tcp), families: [.ipv6]),
             .reserved(service: "cups", PortKey(ports[1], .tcp), families: [.ipv4, .ipv6]),
         ])
@@ -94,12 +116,13 @@ func service(_ name: String, _ ports: [PortKey]) -> ServiceConfiguration {
         #expect(canBind(ports[0], .udp4))
     }
 
-    @Test func releaseAllGivesUpEverything() {
+    @Test func releasingEveryServiceGivesUpEverything() {
         let ports = unusedPorts(3)
         let table = ReservationTable(families: [.ipv4, .ipv6])
         for (index, port) in ports.enumerated() { _ = table.add(service("s\(index)", [PortKey(port, .udp)])) }
-        let results = table.releaseAll()
-        #expect(results.map(\.0) == ["s0", "s1", "s2"])
+        #expect(table.serviceNames == ["s0", "s1", "s2"])
+        let results = table.serviceNames.map { table.release($0) }
+        #expect(results == ports.map { .released([PortKey($0, .udp)]) })
         #expect(table.heldSocketCount == 0)
         for port in ports { #expect(canBind(port, .udp4) && canBind(port, .udp6)) }
     }
@@ -137,8 +160,6 @@ func service(_ name: String, _ ports: [PortKey]) -> ServiceConfiguration {
         var taken: CInt? = holdPort(port, .udp4)
         defer { if let taken { close(taken) } }
         let table = table(clock)
-        var bound: [(PortKey, [CInt])] = []
-        table.onBind = { key, fds, _ in bound.append((key, fds)) }
         _ = table.add(service("statd", [PortKey(port, .udp)]))
         #expect(table.summary() == ReservationSummary(ports: 1, services: 1, retrying: 1, sockets: 1))
         #expect(table.millisecondsUntilRetry == 1_000)
@@ -154,12 +175,15 @@ func service(_ name: String, _ ports: [PortKey]) -> ServiceConfiguration {
         close(taken!)
         taken = nil
         clock.now += 2_000
-        #expect(table.retryDue() == [.heldAgain(service: "statd", SocketSlot(PortKey(port, .udp), .ipv4), attempts: 3)])
+        let heldAgain = table.retryDue()
+        #expect(heldAgain.map(\.withoutDescriptors) == [.heldAgain(service: "statd", SocketSlot(PortKey(port, .udp), .ipv4), descriptor: -1, attempts: 3)])
         #expect(table.summary() == ReservationSummary(ports: 1, services: 1, retrying: 0, sockets: 2))
         #expect(table.millisecondsUntilRetry == nil)
         #expect(!canBind(port, .udp4))
         // The new socket goes to the descriptor store like any other.
-        #expect(bound.last?.0 == PortKey(port, .udp) && bound.last?.1.count == 1)
+        // The event names the descriptor now held, for the daemon to store.
+        let ipv4 = table.sockets(of: "statd").first { $0.0.family == .ipv4 }?.1
+        if case .heldAgain(_, _, let fd, _) = heldAgain.first { #expect(ipv4 == .held(fd)) } else { Issue.record("no heldAgain: \(heldAgain)") }
     }
 
     @Test func theBackOffGrowsToFifteenSecondsAndStaysThere() {
@@ -205,7 +229,7 @@ func service(_ name: String, _ ports: [PortKey]) -> ServiceConfiguration {
         defer { if let other { close(other) } }
         let events = table.reclaim(cups)
         #expect(events.count == 2)
-        #expect(events.contains(.reserved(service: "cups", PortKey(port, .udp), families: [.ipv6])))
+        #expect(events.map(\.withoutDescriptors).contains(.reserved(service: "cups", PortKey(port, .udp), families: [.ipv6])))
         let states = table.sockets(of: "cups")
         #expect(states.count == 2)
         #expect(states[0].1.isRetried && states[0].0 == SocketSlot(PortKey(port, .udp), .ipv4))
