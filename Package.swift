@@ -34,7 +34,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The control socket's request format and its client: all that portrelease needs.
+        // Every wire format: the control socket's requests and replies, its client, and the status
+        // file the daemon publishes. All that portrelease needs.
         .target(name: "PortReserveProtocol", dependencies: ["SystemCalls"]),
         // Which file configures each service (the layering of the directories) and the hook
         // directives: all the generator reads. No services database, no libsystemd.
@@ -47,12 +48,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What portreserve-cli shows: the status report (text, JSON, who has each port now) and the
+        // configuration check. Never linked into the daemon, which only publishes its status file.
+        .target(
+            name: "PortReserveReports",
+            dependencies: ["PortReserveCore", "PortReserveConfiguration", "PortReserveProtocol", "SystemCalls"]
+        ),
         // The daemon, which every server starts at boot: no ArgumentParser and none of the
         // Foundation it brings. Anything but the daemon's own options goes to portreserve-cli.
         .executableTarget(
             name: "portreserve",
             dependencies: [
-                "PortReserveCore", "Systemd", "SystemCalls",
+                "PortReserveCore", "PortReserveProtocol", "Systemd", "SystemCalls",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -60,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "portreserve-cli",
             dependencies: [
-                "PortReserveCore", "PortReserveProtocol", "SystemCalls",
+                "PortReserveReports", "PortReserveCore", "PortReserveConfiguration", "PortReserveProtocol", "SystemCalls",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -83,10 +90,18 @@ let package = Package(
         // Temporary directories, subprocesses and the built products' location, for every test target.
         .target(name: "TestSupport", dependencies: ["SystemCalls"], path: "Tests/TestSupport"),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd", "SystemCalls", "TestSupport", "systemd-probe"]),
-        .testTarget(name: "PortReserveCoreTests", dependencies: ["PortReserveCore", "Systemd", "TestSupport"]),
+        .testTarget(name: "PortReserveProtocolTests", dependencies: ["PortReserveProtocol", "SystemCalls", "TestSupport"]),
+        .testTarget(
+            name: "PortReserveCoreTests",
+            dependencies: ["PortReserveCore", "PortReserveConfiguration", "PortReserveProtocol", "Systemd", "SystemCalls", "TestSupport"]
+        ),
+        .testTarget(
+            name: "PortReserveReportsTests",
+            dependencies: ["PortReserveReports", "PortReserveCore", "PortReserveConfiguration", "PortReserveProtocol", "TestSupport"]
+        ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["portreserve", "portreserve-cli", "portrelease", "portreserve-generator", "PortReserveCore", "PortReserveProtocol", "TestSupport"]
+            dependencies: ["portreserve", "portreserve-cli", "portrelease", "portreserve-generator", "PortReserveCore", "PortReserveConfiguration", "PortReserveProtocol", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

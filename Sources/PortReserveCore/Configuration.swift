@@ -1,3 +1,6 @@
+import PortReserveConfiguration
+import PortReserveProtocol
+
 /// One line of a configuration file that names ports.
 public struct ConfiguredEntry: Equatable, Sendable {
     /// 1-based, as editors count.
@@ -84,8 +87,9 @@ public struct ConfigurationLoader: Sendable {
         return Configuration(services: services, problems: problems)
     }
 
-    /// The entries of one file, and a problem for each line that names no port.
-    public func parse(_ bytes: [UInt8], file: String) -> ([ConfiguredEntry], [ConfigurationProblem]) {
+    /// The entries of one file, and a problem for each line that names no port: for the tests and
+    /// the fuzzer, which feed bytes without a file.
+    func parse(_ bytes: [UInt8], file: String) -> ([ConfiguredEntry], [ConfigurationProblem]) {
         var lines = 0
         let (entries, _, problems) = parse(bytes, file: file, database: servicesDatabase, linesSinceCheck: &lines, interrupted: { false })!
         return (entries, problems)

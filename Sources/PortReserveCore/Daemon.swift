@@ -1,4 +1,6 @@
 import Logging
+import PortReserveConfiguration
+import PortReserveProtocol
 import SystemCalls
 import Systemd
 
@@ -352,10 +354,11 @@ public final class Daemon {
     public func publishStatus(stopped reason: String? = nil) {
         guard statusChanged || reason != nil else { return }
         statusChanged = false
-        let bytes = StatusCodec.encode(
-            pid: getpid(), state: reason.map { .stopped(reason: $0) } ?? .running, since: reason == nil ? startedAt : Int(time(nil)),
-            summary: table.summary(), rows: table.status())
-        do { try settings.state.publish(StatusCodec.fileName, bytes) } catch {
+        let file = StatusFile(
+            publisher: StatusFile.Publisher(pid: getpid(), state: reason.map { .stopped(reason: $0) } ?? .running,
+                                            since: reason == nil ? startedAt : Int(time(nil))),
+            summary: table.summary(), rows: table.status().map(\.published))
+        do { try settings.state.publish(StatusFile.fileName, file.encoded()) } catch {
             logger.warning("cannot publish the status: \(error)")
         }
     }

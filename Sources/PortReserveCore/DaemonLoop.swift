@@ -1,4 +1,5 @@
 import Logging
+import PortReserveProtocol
 import SystemCalls
 import Systemd
 

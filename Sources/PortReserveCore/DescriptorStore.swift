@@ -1,3 +1,4 @@
+import PortReserveProtocol
 import SystemCalls
 import Systemd
 

@@ -1,3 +1,6 @@
+import PortReserveConfiguration
+import PortReserveProtocol
+
 /// Parses one configuration line: a service name from the services database or a port number
 /// 1-65535, optionally followed by `/tcp` or `/udp`. Blank lines and `#` comments are allowed.
 enum EntryParser {

@@ -1,3 +1,4 @@
+import PortReserveProtocol
 import SystemCalls
 
 #if canImport(Glibc)
@@ -67,25 +68,21 @@ public enum ReleaseResult: Equatable, Sendable {
     case unknown
 }
 
-/// The counts of the STATUS= line: sockets held, the ports they are on (a port counts once
-/// whatever its families), services still holding something, and sockets not held that are being
-/// tried again (conflicts and failures).
-public struct ReservationSummary: Equatable, Sendable {
-    public var ports = 0
-    public var services = 0
-    public var retrying = 0
-    public var sockets = 0
-
-    public init(ports: Int = 0, services: Int = 0, retrying: Int = 0, sockets: Int = 0) {
-        self.ports = ports
-        self.services = services
-        self.retrying = retrying
-        self.sockets = sockets
-    }
-}
-
 /// One row of the daemon's status: a service's port in one family.
 public struct StatusRow: Equatable, Sendable {
+    /// The row as the status file carries it (`StatusFile`).
+    public var published: StatusFile.Row {
+        let (status, detail): (StatusFile.SocketStatus, String?)
+        switch state {
+        case .held: (status, detail) = (.held, nil)
+        case .conflict(let error, let holder): (status, detail) = (.retrying, "conflict: " + error.reason + (holder.map { "; held by " + $0 } ?? ""))
+        case .failed(let error): (status, detail) = (.retrying, "failed: " + error.reason)
+        case .released(let by, let unit): (status, detail) = (.released, by + (unit.map { " " + $0 } ?? ""))
+        }
+        return StatusFile.Row(service: service, port: port, family: family, status: status, since: since,
+                              sharedWith: sharedWith, detail: detail)
+    }
+
     public let service: String
     public let port: PortKey
     public let family: AddressFamily

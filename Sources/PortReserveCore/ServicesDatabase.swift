@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import PortReserveProtocol
 import Glibc
 #endif
 

@@ -43,7 +43,7 @@ public struct NotHeldSocket: Equatable, Sendable {
 /// Our messages start with `.portreserve/1 `, a line no legacy request can be: service names never
 /// hold a `.` (such files are ignored), so an old client and a new one share the socket without
 /// ambiguity. The rest is one item per line, so a request is readable in `strace` and writable with
-/// `printf` and `socat`. Status is not asked here: the daemon publishes it in a file (`StatusCodec`).
+/// `printf` and `socat`. Status is not asked here: the daemon publishes it in a file (`StatusFile`).
 ///
 /// A request gets one error, or one refusal, whatever it names, so its reply never costs more than
 /// the request did; a release of `*` by root is the one reply of many datagrams.

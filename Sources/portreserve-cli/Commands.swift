@@ -1,5 +1,8 @@
 import ArgumentParser
+import PortReserveConfiguration
 import PortReserveCore
+import PortReserveProtocol
+import PortReserveReports
 import SystemCalls
 
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import Logging
 import PortReserveCore
+import PortReserveProtocol
 import Systemd
 
 #if canImport(Glibc)

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import TestSupport
 
+import PortReserveProtocol
+import PortReserveConfiguration
 @testable import PortReserveCore
 
 /// A services database that knows a few names, so the tests do not depend on /etc/services.

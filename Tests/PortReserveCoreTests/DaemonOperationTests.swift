@@ -5,6 +5,7 @@ import Systemd
 import Testing
 import TestSupport
 
+import PortReserveProtocol
 @testable import PortReserveCore
 
 /// Reload, reclaim and the descriptor store, driven on the daemon directly.

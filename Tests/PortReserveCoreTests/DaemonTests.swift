@@ -5,6 +5,7 @@ import Systemd
 import Testing
 import TestSupport
 
+import PortReserveProtocol
 @testable import PortReserveCore
 
 /// A daemon on `directory/conf`, recording into `manager`, with its record in `directory`.
@@ -341,28 +342,27 @@ final class RecordingServiceManager: ServiceManaging {
         var info = stat()
         #expect(lstat(path, &info) == 0)
         #expect(info.st_mode & 0o777 == 0o644)
-        let report = try #require(try StatusReport.read(stateDirectory: directory.path + "/state").get())
-        #expect(report.running)
+        let report = try #require(try StatusFile.read(stateDirectory: directory.path + "/state").get())
+        #expect(report.publisher.state == .running && report.publisher.pid == getpid())
         #expect(report.summary == ReservationSummary(ports: 3, services: 2, retrying: 0, sockets: 6))
         #expect(report.rows.count == 6)
-        #expect(report.rows[0].service == "alpha" && report.rows[0].state == "held")
+        #expect(report.rows[0].service == "alpha" && report.rows[0].status == .held)
         _ = daemon.handle(request(.release(["alpha"])))
         #expect(daemon.statusChanged)
         daemon.publishStatus()
         #expect(!daemon.statusChanged)
-        let after = try #require(try StatusReport.read(stateDirectory: directory.path + "/state").get())
-        #expect(after.rows.filter { $0.service == "alpha" }.allSatisfy { $0.state == "released" })
+        let after = try #require(try StatusFile.read(stateDirectory: directory.path + "/state").get())
+        #expect(after.rows.filter { $0.service == "alpha" }.allSatisfy { $0.status == .released })
         // A damaged file says so, naming itself and the line.
         let saved = try String(contentsOfFile: path, encoding: .utf8)
         try (saved + "junk\n").write(toFile: path, atomically: false, encoding: .utf8)
         let lines = saved.split(separator: "\n").count
         #expect(throws: RequestError("\(path): line \(lines + 1): malformed status line \"junk\"")) {
-            try StatusReport.read(stateDirectory: directory.path + "/state").get()
+            try StatusFile.read(stateDirectory: directory.path + "/state").get()
         }
         daemon.stop(reason: "test")
-        let stopped = try #require(try StatusReport.read(stateDirectory: directory.path + "/state").get())
-        #expect(!stopped.running)
-        #expect(stopped.publisher?.state == .stopped(reason: "test"))
+        let stopped = try #require(try StatusFile.read(stateDirectory: directory.path + "/state").get())
+                #expect(stopped.publisher.state == .stopped(reason: "test"))
     }
 }
 

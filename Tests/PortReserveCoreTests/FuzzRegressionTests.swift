@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+import PortReserveProtocol
 @testable import PortReserveCore
 
 /// Every seed and every input a fuzzer ever crashed on (Tests/Fuzz/regressions) goes through the

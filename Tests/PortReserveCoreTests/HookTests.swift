@@ -2,6 +2,8 @@ import Testing
 
 @testable import PortReserveConfiguration
 
+import PortReserveProtocol
+import PortReserveConfiguration
 @testable import PortReserveCore
 
 /// The hook directives portreserve-generator reads, the daemon and `check` validate, and the

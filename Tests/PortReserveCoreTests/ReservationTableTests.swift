@@ -3,6 +3,7 @@ import SystemCalls
 import Testing
 import TestSupport
 
+import PortReserveProtocol
 @testable import PortReserveCore
 
 func service(_ name: String, _ ports: [PortKey]) -> ServiceConfiguration {
@@ -254,5 +255,24 @@ extension ReservationEvent {
         let retried = table.retryDue()
         #expect(retried.count == 1, "\(table.sockets(of: "cups")), port \(port), free now: \(canBind(port, .udp4))")
         #expect(table.summary().sockets == 2 && table.summary().retrying == 0)
+    }
+}
+
+/// What the table's rows become in the status file: the detail says why a socket is retried, and
+/// who released it from which unit.
+@Suite struct PublishedStatusTests {
+    @Test func eachStateBecomesItsStatusAndDetail() {
+        func row(_ state: SocketState) -> StatusFile.Row {
+            StatusRow(service: "cups", port: PortKey(631, .tcp), family: .ipv6, state: state, sharedWith: ["print"], since: 100).published
+        }
+        #expect(row(.held(5)) == StatusFile.Row(service: "cups", port: PortKey(631, .tcp), family: .ipv6, status: .held, since: 100,
+                                               sharedWith: ["print"]))
+        #expect(row(.conflict(SystemError(call: "bind", errno: EADDRINUSE), holder: "cupsd (pid 9)")).detail
+                == "conflict: Address already in use; held by cupsd (pid 9)")
+        #expect(row(.conflict(SystemError(call: "bind", errno: EACCES), holder: nil)).detail == "conflict: Permission denied")
+        #expect(row(.failed(SystemError(call: "socket", errno: EMFILE))).status == .retrying)
+        #expect(row(.failed(SystemError(call: "socket", errno: EMFILE))).detail == "failed: Too many open files")
+        #expect(row(.released(by: "cups", unit: "cups.service")).detail == "cups cups.service")
+        #expect(row(.released(by: "cups", unit: nil)).status == .released && row(.released(by: "cups", unit: nil)).detail == "cups")
     }
 }

@@ -4,7 +4,7 @@ import SystemCalls
 import Glibc
 #endif
 
-@testable import PortReserveCore
+@testable import PortReserveProtocol
 
 @Suite struct RequestCodecTests {
     func decode(_ text: String) -> Result<Request, RequestError> {
@@ -116,31 +116,5 @@ import Glibc
     @Test func oneRefusalWhateverTheRequestNames() {
         let payload = RequestCodec.encodeRefusal("only root may release ports (sender uid 1000)")
         #expect(String(decoding: payload, as: UTF8.self) == ".portreserve/1 refused\nonly root may release ports (sender uid 1000)\n")
-    }
-
-    @Test func theStatusFileCarriesTheDaemonAndEveryRow() throws {
-        let rows = (0..<3000).map {
-            StatusRow(service: "service\($0)", port: PortKey(UInt16(10000 + $0), .tcp), family: .ipv4,
-                      state: .held(3), sharedWith: [], since: 1_700_000_000)
-        } + [StatusRow(service: "evil", port: PortKey(9, .udp), family: .ipv6,
-                       state: .conflict(SystemError(call: "bind", errno: EADDRINUSE), holder: "x\nrow forged 1/tcp ipv4 held 1 - - (pid 7)"),
-                       sharedWith: [], since: 1_700_000_001)]
-        let bytes = StatusCodec.encode(pid: 42, state: .running, since: 1_700_000_000,
-                                       summary: .init(ports: 3001, services: 3001, retrying: 1, sockets: 3000), rows: rows)
-        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
-        #expect(lines.count == 3 + 3001)
-        #expect(lines[0] == "portreserve-status 1")
-        #expect(lines[1] == "daemon 42 running 1700000000 -")
-        #expect(lines[3] == "row service0 10000/tcp ipv4 held 1700000000 - -")
-        // A holder's name is the holder's to choose: it cannot add a line.
-        #expect(lines.last == "row evil 9/udp ipv6 retrying 1700000001 - conflict: Address already in use; held by x\\u{A}row forged 1/tcp ipv4 held 1 - - (pid 7)")
-        let report = try StatusReport.decode(bytes, isAlive: { $0 == 42 }).get()
-        #expect(report.running)
-        #expect(report.rows.count == 3001)
-        #expect(try !StatusReport.decode(bytes, isAlive: { _ in false }).get().running)
-        let stopped = StatusCodec.encode(pid: 42, state: .stopped(reason: "SIGTERM"), since: 1_700_000_100, summary: .init(), rows: [])
-        let report2 = try StatusReport.decode(stopped, isAlive: { _ in true }).get()
-        #expect(!report2.running)
-        #expect(report2.publisher?.state == .stopped(reason: "SIGTERM"))
     }
 }

@@ -1,3 +1,6 @@
+import PortReserveConfiguration
+import PortReserveCore
+import PortReserveProtocol
 import SystemCalls
 
 #if canImport(Glibc)
@@ -38,78 +41,39 @@ public struct StatusReport: Equatable, Sendable {
     public var summary: ReservationSummary
     public var rows: [Row]
     /// The daemon that published the report, when one did: its pid, and why it stopped if it did.
-    public var publisher: Publisher?
-
-    public struct Publisher: Equatable, Sendable {
-        public var pid: Int32
-        public var state: StatusCodec.DaemonState
-        public var since: Int
-    }
+    public var publisher: StatusFile.Publisher?
 
     /// A daemon published it and still runs.
     public var running: Bool { publisher?.state == .running }
 
-    /// The report in a status file the daemon published (`StatusCodec`). `isAlive` says whether a
-    /// pid still runs portreserve: a daemon killed without a chance to publish "stopped" left
-    /// "running" behind.
-    public static func decode(_ bytes: [UInt8], isAlive: (Int32) -> Bool) -> Result<StatusReport, RequestError> {
-        var summary = ReservationSummary()
-        var rows: [Row] = []
-        var publisher: Publisher?
-        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-        guard lines.first == Substring(StatusCodec.header) else {
-            return .failure(RequestError("line 1: not a status file of this version (expected \"\(StatusCodec.header)\")"))
-        }
-        for (index, line) in lines.enumerated().dropFirst() where !line.isEmpty {
-            let words = line.split(separator: " ", maxSplits: 7, omittingEmptySubsequences: false)
-            if words.first == "daemon", words.count >= 5, let pid = Int32(words[1]), let since = Int(words[3]),
-               words[2] == "running" || words[2] == "stopped" {
-                let reason = words[4...].joined(separator: " ")
-                publisher = Publisher(pid: pid, state: words[2] == "running" ? .running : .stopped(reason: reason), since: since)
-            } else if words.first == "summary", words.count == 5 || words.count == 4,
-               let ports = Int(words[1]), let services = Int(words[2]), let retrying = Int(words[3]) {
-                // Four fields: written by 0.1.0 before sockets were counted.
-                summary = ReservationSummary(ports: ports, services: services, retrying: retrying,
-                                             sockets: words.count == 5 ? Int(words[4]) ?? 0 : 0)
-            } else if words.first == "row", words.count == 8, let port = PortKey(words[2]),
-                      let family = AddressFamily(rawValue: String(words[3])), let since = Int(words[5]) {
-                rows.append(Row(
-                    service: String(words[1]), port: port, family: family, state: String(words[4]), since: since,
-                    sharedWith: words[6] == "-" ? [] : words[6].split(separator: ",").map(String.init),
-                    detail: words[7] == "-" ? nil : String(words[7])))
-            } else {
-                return .failure(RequestError("line \(index + 1): malformed status line \"\(printable(line.prefix(80)))\""))
-            }
-        }
-        guard var publisher else { return .failure(RequestError("the status file names no daemon")) }
+    /// The report of a status file the daemon published. `isAlive` says whether a pid still runs
+    /// portreserve: a daemon killed without a chance to publish "stopped" left "running" behind.
+    public init(published file: StatusFile, isAlive: (Int32) -> Bool) {
+        var publisher = file.publisher
         if publisher.state == .running && !isAlive(publisher.pid) {
             publisher.state = .stopped(reason: "pid \(publisher.pid) is gone without saying why (killed?)")
         }
-        return .success(StatusReport(summary: summary, rows: rows, publisher: publisher))
+        self.init(summary: file.summary, rows: file.rows.map {
+            Row(service: $0.service, port: $0.port, family: $0.family, state: $0.status.rawValue, since: $0.since,
+                sharedWith: $0.sharedWith, detail: $0.detail)
+        }, publisher: publisher)
+    }
+
+    init(summary: ReservationSummary, rows: [Row], publisher: StatusFile.Publisher?) {
+        self.summary = summary
+        self.rows = rows
+        self.publisher = publisher
+    }
+
+    /// The report in a status file's bytes.
+    public static func decode(_ bytes: [UInt8], isAlive: (Int32) -> Bool) -> Result<StatusReport, RequestError> {
+        StatusFile.decode(bytes).map { StatusReport(published: $0, isAlive: isAlive) }
     }
 
     /// The status the daemon published in `stateDirectory`, nil when none is there (no daemon ran
-    /// in this boot). Anyone may read it; a link, a FIFO or a huge file there is refused.
+    /// in this boot). Errors name the file.
     public static func read(stateDirectory: String) -> Result<StatusReport?, RequestError> {
-        let directory: CInt
-        // The directory may be systemd's link to /run/private/; the file in it is never a link.
-        do { directory = try openDirectory(stateDirectory, followingLinks: true) } catch {
-            if error.errno == ENOENT { return .success(nil) }
-            return .failure(RequestError(error.description))
-        }
-        defer { closeDescriptor(directory) }
-        let bytes: [UInt8]?
-        do {
-            bytes = try readOwnFile(directory, StatusCodec.fileName, limit: StatusCodec.sizeLimit,
-                                    subject: stateDirectory + "/" + StatusCodec.fileName)
-        } catch {
-            return .failure(RequestError(error.description))
-        }
-        guard let bytes else { return .success(nil) }
-        // Its errors name the file: "PATH: line N: ...".
-        return decode(bytes, isAlive: isPortreserve).map { $0 }.mapError { error in
-            RequestError("\(stateDirectory)/\(StatusCodec.fileName): \(error.message)")
-        }
+        StatusFile.read(stateDirectory: stateDirectory).map { file in file.map { StatusReport(published: $0, isAlive: isPortreserve) } }
     }
 
     /// Whether `pid` is a running portreserve (kill(2) with no signal: EPERM means it runs as

@@ -4,18 +4,30 @@ import Glibc
 #endif
 import TestSupport
 
-@testable import PortReserveCore
+import PortReserveConfiguration
+import PortReserveCore
+import PortReserveProtocol
+@testable import PortReserveReports
+
+/// A services database that knows a few names, so the tests do not depend on /etc/services.
+let testDatabase = ServicesDatabase { name, transport in
+    switch (name, transport) {
+    case ("ipp", .tcp): return 631
+    case ("rsync", _): return 873
+    default: return nil
+    }
+}
 
 @Suite struct StatusReportTests {
     let rows = [
-        StatusRow(service: "cups", port: PortKey(631, .tcp), family: .ipv4, state: .held(5), sharedWith: ["print"], since: 100),
-        StatusRow(service: "cups", port: PortKey(631, .tcp), family: .ipv6,
-                  state: .conflict(.init(call: "bind", errno: 98), holder: "cupsd (pid 9)"), sharedWith: [], since: 100),
-        StatusRow(service: "rsync", port: PortKey(873, .udp), family: .ipv4, state: .released(by: "rsync", unit: "rsync.service"), sharedWith: [], since: 200),
+        StatusFile.Row(service: "cups", port: PortKey(631, .tcp), family: .ipv4, status: .held, since: 100, sharedWith: ["print"]),
+        StatusFile.Row(service: "cups", port: PortKey(631, .tcp), family: .ipv6, status: .retrying, since: 100,
+                       detail: "conflict: Address already in use; held by cupsd (pid 9)"),
+        StatusFile.Row(service: "rsync", port: PortKey(873, .udp), family: .ipv4, status: .released, since: 200, detail: "rsync rsync.service"),
     ]
 
     func published(_ summary: ReservationSummary) -> [UInt8] {
-        StatusCodec.encode(pid: 7, state: .running, since: 100, summary: summary, rows: rows)
+        StatusFile(publisher: .init(pid: 7, state: .running, since: 100), summary: summary, rows: rows).encoded()
     }
 
     @Test func thePublishedFileDecodesIntoTheSameRows() throws {
@@ -30,15 +42,14 @@ import TestSupport
         #expect(report.rows[2].since == 200 && report.rows[2].family == .ipv4 && report.rows[2].port == PortKey(873, .udp))
     }
 
-    @Test func malformedStatusIsAnError() {
-        let file = Array("portreserve-status 1\ndaemon 7 running 1 -\nrow cups 631/xtcp ipv4 held 1 - -\n".utf8)
-        #expect(throws: RequestError("line 3: malformed status line \"row cups 631/xtcp ipv4 held 1 - -\"")) {
-            try StatusReport.decode(file, isAlive: { _ in true }).get()
-        }
-        let noDaemon = Array("portreserve-status 1\nsummary 0 0 0\n".utf8)
-        #expect(throws: RequestError("the status file names no daemon")) { try StatusReport.decode(noDaemon, isAlive: { _ in true }).get() }
-        let otherVersion = Array("portreserve-status 2\n".utf8)
-        #expect(throws: RequestError.self) { try StatusReport.decode(otherVersion, isAlive: { _ in true }).get() }
+    /// A daemon killed without the chance to publish "stopped" left "running" behind: the report
+    /// says it is gone.
+    @Test func aRunningDaemonWhosePidIsGoneIsShownStopped() throws {
+        let summary = ReservationSummary(ports: 1, services: 1, retrying: 1, sockets: 1)
+        let report = try StatusReport.decode(published(summary), isAlive: { $0 != 7 }).get()
+        #expect(!report.running)
+        #expect(report.publisher?.state == .stopped(reason: "pid 7 is gone without saying why (killed?)"))
+        #expect(report.text().contains("\nNot running since "))
     }
 
     @Test func jsonFollowsTheDocumentedSchema() throws {
@@ -46,11 +57,6 @@ import TestSupport
         #expect(report.json().hasPrefix(
             #"{"version":1,"running":true,"summary":{"ports":1,"services":1,"conflicts":1,"retrying":1,"sockets":1},"reservations":[{"service":"cups","port":631,"protocol":"tcp","family":"ipv4","state":"held","since":100,"shared_with":["print"],"detail":null,"occupant":null,"taken":false},"#))
         #expect(StatusReport.quoted("a\"b\\c\nd\u{1}") == #""a\"b\\c\nd\u0001""#)
-    }
-
-    @Test func aSummaryOfTheFirstReleaseStillDecodes() throws {
-        let file = Array("portreserve-status 1\ndaemon 7 running 1 -\nsummary 2 1 1\n".utf8)
-        #expect(try StatusReport.decode(file, isAlive: { _ in true }).get().summary == ReservationSummary(ports: 2, services: 1, retrying: 1))
     }
 
     /// Who has a port we do not hold: a released port in use by its own unit is fine, one in use
@@ -92,10 +98,11 @@ import TestSupport
         #expect(snapshot.occupancy(of: SocketSlot(PortKey(port, .udp), .ipv6)) == .free)
     }
 
-    @Test func withoutADaemonTheConfigurationIsShown() {
-        let configuration = ConfigurationLoader(directories: [], servicesDatabase: testDatabase).parse(Array("631\n".utf8), file: "f")
-        let report = StatusReport.wouldReserve(Configuration(
-            services: [ServiceConfiguration(name: "cups", file: "f", entries: configuration.0)], problems: []))
+    @Test func withoutADaemonTheConfigurationIsShown() throws {
+        let etc = try TemporaryDirectory("status")
+        chmod(etc.path, 0o755)
+        try etc.write("cups", "631\n")
+        let report = StatusReport.wouldReserve(ConfigurationLoader(directories: [etc.path], servicesDatabase: testDatabase).load())
         #expect(!report.running)
         #expect(report.text() == """
             SERVICE  PORT  PROTO  FAMILY  STATE       SINCE  DETAIL

@@ -1,3 +1,6 @@
+import PortReserveConfiguration
+import PortReserveCore
+import PortReserveProtocol
 import SystemCalls
 
 #if canImport(Glibc)
