@@ -35,7 +35,7 @@ public struct ControlClient: Sendable {
 
     /// Releases `names` and returns once the daemon has closed their sockets.
     public func release(_ names: [String]) throws(SystemError) -> ControlOutcome<[(String, ReleaseReply)]> {
-        try perNameRequest(.release(names), resendAfter: Self.resendInterval, last: "release", decode: RequestCodec.decodeReleaseReply)
+        try perNameRequest(.release(names), resendAfter: Self.resendInterval, decode: RequestCodec.decodeReleaseReply)
     }
 
     /// A release unanswered for this long is sent again (a release is idempotent: the second one
@@ -45,16 +45,15 @@ public struct ControlClient: Sendable {
 
     /// Takes released services' ports back; a stopped daemon is started again by socket activation.
     public func reclaim(_ names: [String]) throws(SystemError) -> ControlOutcome<[(String, ReclaimReply)]> {
-        try perNameRequest(.reclaim(names), resendAfter: nil, last: "reclaimed", decode: RequestCodec.decodeReclaimReply)
+        try perNameRequest(.reclaim(names), resendAfter: nil, decode: RequestCodec.decodeReclaimReply)
     }
 
-    /// Sends `request` and decodes the per-name reply whose last datagram is headed `last`.
+    /// Sends `request` and decodes its per-name reply.
     private func perNameRequest<Reply>(
-        _ request: Request, resendAfter: Double?, last header: String,
+        _ request: Request, resendAfter: Double?,
         decode: ([[UInt8]]) -> Result<[(String, Reply)], RequestError>
     ) throws(SystemError) -> ControlOutcome<[(String, Reply)]> {
-        let last = Array((RequestCodec.prefix + header + "\n").utf8)
-        switch try exchange(request, resendAfter: resendAfter, until: { $0.starts(with: last) }) {
+        switch try exchange(request, resendAfter: resendAfter) {
         case .noDaemon: return .noDaemon
         case .timedOut: return .timedOut
         case .rejected(let message): return .rejected(message)
@@ -68,9 +67,8 @@ public struct ControlClient: Sendable {
         }
     }
 
-    private func exchange(
-        _ request: Request, resendAfter: Double?, until isLast: ([UInt8]) -> Bool
-    ) throws(SystemError) -> ControlOutcome<[[UInt8]]> {
+    /// The datagrams of the daemon's answer to `request`, up to the last one, or why there is none.
+    private func exchange(_ request: Request, resendAfter: Double?) throws(SystemError) -> ControlOutcome<[[UInt8]]> {
         let fd = try makeUnixDatagramSocket()
         defer { closeDescriptor(fd) }
         try bindUnix(fd, to: UnixAddress(pathBytes: []))
@@ -101,8 +99,6 @@ public struct ControlClient: Sendable {
         if let outcome = try send() { return outcome }
         var answers: [[UInt8]] = []
         var resendAt = resendAfter.map { Self.now() + $0 }
-        let errorHeader = Array((RequestCodec.prefix + "error\n").utf8)
-        let refusedHeader = Array((RequestCodec.prefix + "refused\n").utf8)
         while true {
             let now = Self.now()
             if now >= end { return .timedOut }
@@ -117,23 +113,17 @@ public struct ControlClient: Sendable {
             guard let datagram = try receiveDatagram(fd, capacity: RequestCodec.maximumReplySize, wait: false) else { continue }
             // Only the daemon's socket answers; the kernel already keeps others out of a connected socket.
             guard datagram.sender == daemon else { continue }
-            for header in [errorHeader, refusedHeader] where datagram.payload.starts(with: header) {
-                let message = printable(String(decoding: datagram.payload.dropFirst(header.count), as: UTF8.self)
-                    .trimmingCharacters(in: "\n"))
-                return header == errorHeader ? .rejected(message) : .refused(message)
+            switch RequestCodec.decodeFailure(datagram.payload) {
+            case .rejected(let message)?: return .rejected(message)
+            case .refused(let why)?: return .refused(why)
+            case nil: break
             }
             answers.append(datagram.payload)
-            if isLast(datagram.payload) { return .answered(answers) }
+            if RequestCodec.isLastReply(datagram.payload, to: request) { return .answered(answers) }
         }
     }
 }
 
 extension ControlClient {
     static func now() -> Double { monotonicSeconds() }
-}
-
-extension String {
-    func trimmingCharacters(in character: Character) -> String {
-        String(drop(while: { $0 == character }).reversed().drop(while: { $0 == character }).reversed())
-    }
 }

@@ -122,8 +122,52 @@ public enum RequestCodec {
         return nil
     }
 
-    /// The headers of our replies (`.portreserve/1 HEADER`), which a request never has.
-    static let replyHeaders: Set<String> = ["error", "refused", "release more", "reclaimed", "reclaimed more", "status end", "status more"]
+    /// The headers of our replies (`.portreserve/1 HEADER`) that a request never has. The last
+    /// datagram of a release reply is headed `release`, as the request is (0.1.0 chose so, and its
+    /// clients read it): it decodes as a request, and `Daemon.mayAnswer` keeps the daemon from
+    /// ever answering itself.
+    static let replyHeaders = Set(ReplyHeader.allCases.filter { $0 != .release }.map(\.rawValue))
+
+    /// The first line of every reply datagram, after the prefix: named once, for the daemon that
+    /// writes them and the client that reads them.
+    enum ReplyHeader: String, CaseIterable {
+        case error, refused
+        case releaseMore = "release more", release
+        case reclaimedMore = "reclaimed more", reclaimed
+        /// 0.1.0 answered status requests on the socket; still never taken for a request.
+        case statusMore = "status more", statusEnd = "status end"
+
+        var line: String { prefix + rawValue }
+        var bytes: [UInt8] { Array((line + "\n").utf8) }
+    }
+
+    /// What ends the reply to `request`, and what heads its other datagrams.
+    private static func replyHeaders(of request: Request) -> (more: ReplyHeader, last: ReplyHeader)? {
+        switch request {
+        case .legacyRelease: nil  // never answered
+        case .release: (.releaseMore, .release)
+        case .reclaim: (.reclaimedMore, .reclaimed)
+        }
+    }
+
+    /// Whether `payload` is the last datagram of the daemon's answer to `request`: the end of its
+    /// reply, an error, or a refusal.
+    public static func isLastReply(_ payload: [UInt8], to request: Request) -> Bool {
+        if decodeFailure(payload) != nil { return true }
+        guard let last = replyHeaders(of: request)?.last else { return false }
+        return payload.starts(with: last.bytes)
+    }
+
+    /// Why the daemon would not answer, when `payload` says so: the request was malformed
+    /// (`rejected`) or its sender may not make it (`refused`). Nil for any other datagram.
+    public static func decodeFailure(_ payload: [UInt8]) -> ReplyFailure? {
+        for header in [ReplyHeader.error, .refused] where payload.starts(with: header.bytes) {
+            let message = printable(String(decoding: payload.dropFirst(header.bytes.count), as: UTF8.self)
+                .trimmingCharacters(in: "\n"))
+            return header == .error ? .rejected(message) : .refused(message)
+        }
+        return nil
+    }
 
     public static func encode(_ request: Request) -> [UInt8] {
         switch request {
@@ -143,7 +187,7 @@ public enum RequestCodec {
             case .unknown: return "unknown \(name)"
             }
         }
-        return split(lines, more: "release more", last: "release")
+        return split(lines, more: .releaseMore, last: .release)
     }
 
     /// The reply to a reclaim, under a header of its own (`reclaimed`, all but the last datagram
@@ -159,39 +203,39 @@ public enum RequestCodec {
                     + notHeld.map { "not-held \(name) \($0.slot.wireName) \($0.retryInSeconds.map(String.init) ?? "-") \(printable($0.reason))" }
             }
         }
-        return split(lines, more: "reclaimed more", last: "reclaimed")
+        return split(lines, more: .reclaimedMore, last: .reclaimed)
     }
 
     /// `lines` in datagrams of at most half the largest reply, each headed by `.portreserve/1 `
     /// and `more`, the last by `last`: a client reads until it sees `last`.
-    public static func split(_ lines: [String], more: String, last: String) -> [[UInt8]] {
+    static func split(_ lines: [String], more: ReplyHeader, last: ReplyHeader) -> [[UInt8]] {
         var chunks: [[UInt8]] = []
         var body: [UInt8] = []
         for line in lines {
             if !body.isEmpty && body.count + line.utf8.count + 1 > maximumReplySize / 2 {
-                chunks.append(Array((prefix + more + "\n").utf8) + body)
+                chunks.append(more.bytes + body)
                 body = []
             }
             body += line.utf8
             body.append(UInt8(ascii: "\n"))
         }
-        chunks.append(Array((prefix + last + "\n").utf8) + body)
+        chunks.append(last.bytes + body)
         return chunks
     }
 
     public static func encodeError(_ error: RequestError) -> [UInt8] {
-        Array((prefix + "error\n" + error.message + "\n").utf8)
+        ReplyHeader.error.bytes + Array((error.message + "\n").utf8)
     }
 
     /// The one answer to a request its sender may not make, whatever it names.
     public static func encodeRefusal(_ why: String) -> [UInt8] {
-        Array((prefix + "refused\n" + why + "\n").utf8)
+        ReplyHeader.refused.bytes + Array((why + "\n").utf8)
     }
 
     /// The per-name answers of a release reply in one or several datagrams, or the daemon's error message.
     public static func decodeReleaseReply(_ payloads: [[UInt8]]) -> Result<[(String, ReleaseReply)], RequestError> {
         let body: [Substring]
-        switch replyBody(payloads, more: "release more", last: "release") {
+        switch replyBody(payloads, more: .releaseMore, last: .release) {
         case .failure(let error): return .failure(error)
         case .success(let lines): body = lines
         }
@@ -219,7 +263,7 @@ public enum RequestCodec {
     /// The per-name answers of a reclaim reply, or the daemon's error message.
     public static func decodeReclaimReply(_ payloads: [[UInt8]]) -> Result<[(String, ReclaimReply)], RequestError> {
         let body: [Substring]
-        switch replyBody(payloads, more: "reclaimed more", last: "reclaimed") {
+        switch replyBody(payloads, more: .reclaimedMore, last: .reclaimed) {
         case .failure(let error): return .failure(error)
         case .success(let lines): body = lines
         }
@@ -250,17 +294,17 @@ public enum RequestCodec {
 
     /// The lines of a reply split over datagrams: every datagram but the last headed `more`, the
     /// last `last`; an error reply becomes its message.
-    private static func replyBody(_ payloads: [[UInt8]], more: String, last: String) -> Result<[Substring], RequestError> {
+    private static func replyBody(_ payloads: [[UInt8]], more: ReplyHeader, last: ReplyHeader) -> Result<[Substring], RequestError> {
         var body: [Substring] = []
         for (index, payload) in payloads.enumerated() {
             let text = String(decoding: payload, as: UTF8.self)
             var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
             if lines.last == "" { lines.removeLast() }
             guard let header = lines.first else { return .failure(RequestError("empty reply")) }
-            if header == prefix + "error" {
+            if header == ReplyHeader.error.line {
                 return .failure(RequestError(lines.dropFirst().joined(separator: " ")))
             }
-            let expected = prefix + (index == payloads.count - 1 ? last : more)
+            let expected = (index == payloads.count - 1 ? last : more).line
             guard header == expected else { return .failure(RequestError("unexpected reply \"\(printable(header.prefix(60)))\"")) }
             body += lines.dropFirst()
         }
@@ -278,4 +322,18 @@ public struct RequestError: Error, Equatable, Sendable, CustomStringConvertible 
         self.isReply = isReply
     }
     public var description: String { message }
+}
+
+/// Why the daemon gave no per-name answer to a request.
+public enum ReplyFailure: Equatable, Sendable {
+    /// The request was malformed: the daemon's message.
+    case rejected(String)
+    /// Its sender may not make it: the daemon's reason.
+    case refused(String)
+}
+
+extension String {
+    fileprivate func trimmingCharacters(in character: Character) -> String {
+        String(drop(while: { $0 == character }).reversed().drop(while: { $0 == character }).reversed())
+    }
 }

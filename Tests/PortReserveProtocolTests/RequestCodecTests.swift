@@ -117,4 +117,20 @@ import Glibc
         let payload = RequestCodec.encodeRefusal("only root may release ports (sender uid 1000)")
         #expect(String(decoding: payload, as: UTF8.self) == ".portreserve/1 refused\nonly root may release ports (sender uid 1000)\n")
     }
+
+    /// The client reads until the daemon's answer ends: the last datagram of the reply to its own
+    /// request, an error or a refusal; never a datagram headed for another request.
+    @Test func theClientKnowsTheLastDatagramOfEachAnswer() {
+        let release = RequestCodec.encodeReleaseReply((0..<2000).map { ("service\($0)", ReleaseReply.alreadyReleased) })
+        #expect(release.count > 1)
+        #expect(release.map { RequestCodec.isLastReply($0, to: .release(["*"])) } == Array(repeating: false, count: release.count - 1) + [true])
+        #expect(!RequestCodec.isLastReply(release.last!, to: .reclaim(["*"])))
+        let reclaim = RequestCodec.encodeReclaimReply([("cups", .unknown)])
+        #expect(RequestCodec.isLastReply(reclaim[0], to: .reclaim(["cups"])) && !RequestCodec.isLastReply(reclaim[0], to: .release(["cups"])))
+        let refusal = RequestCodec.encodeRefusal("only root may release ports (sender uid 1000)")
+        #expect(RequestCodec.isLastReply(refusal, to: .release(["cups"])))
+        #expect(RequestCodec.decodeFailure(refusal) == .refused("only root may release ports (sender uid 1000)"))
+        #expect(RequestCodec.decodeFailure(RequestCodec.encodeError(RequestError("bad\u{1}name"))) == .rejected("bad\\u{1}name"))
+        #expect(RequestCodec.decodeFailure(release[0]) == nil)
+    }
 }
