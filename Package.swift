@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "portrelease", targets: ["portrelease"]),
         .executable(name: "portreserve-generator", targets: ["portreserve-generator"]),
         .library(name: "Systemd", targets: ["Systemd"]),
+        .library(name: "SystemdLogging", targets: ["SystemdLogging"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,12 +28,12 @@ let package = Package(
         // The one place where raw C calls are retried on EINTR and turned into Swift errors.
         .target(name: "SystemCalls", dependencies: ["CLinux"]),
         // A reusable wrapper of the service manager's API; it knows nothing about ports.
+        .target(name: "Systemd", dependencies: ["CSystemd", "SystemCalls"]),
+        // A swift-log handler that writes journal entries: only a client that logs through
+        // swift-log pays for it.
         .target(
-            name: "Systemd",
-            dependencies: [
-                "CSystemd", "SystemCalls",
-                .product(name: "Logging", package: "swift-log"),
-            ]
+            name: "SystemdLogging",
+            dependencies: ["Systemd", "SystemCalls", .product(name: "Logging", package: "swift-log")]
         ),
         // Every wire format: the control socket's requests and replies, its client, and the status
         // file the daemon publishes. All that portrelease needs.
@@ -59,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "portreserve",
             dependencies: [
-                "PortReserveCore", "PortReserveProtocol", "Systemd", "SystemCalls",
+                "PortReserveCore", "PortReserveProtocol", "Systemd", "SystemdLogging", "SystemCalls",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -84,12 +85,15 @@ let package = Package(
         // A helper the Systemd tests run under systemd-socket-activate and in a private mount namespace.
         .executableTarget(
             name: "systemd-probe",
-            dependencies: ["Systemd", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Systemd", "SystemdLogging", .product(name: "Logging", package: "swift-log")],
             path: "Tests/SystemdProbe"
         ),
         // Temporary directories, subprocesses and the built products' location, for every test target.
         .target(name: "TestSupport", dependencies: ["SystemCalls"], path: "Tests/TestSupport"),
-        .testTarget(name: "SystemdTests", dependencies: ["Systemd", "SystemCalls", "TestSupport", "systemd-probe"]),
+        .testTarget(
+            name: "SystemdTests",
+            dependencies: ["Systemd", "SystemdLogging", "SystemCalls", "TestSupport", "systemd-probe", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "PortReserveProtocolTests", dependencies: ["PortReserveProtocol", "SystemCalls", "TestSupport"]),
         .testTarget(
             name: "PortReserveCoreTests",

@@ -6,6 +6,8 @@ import Glibc
 
 /// What an open descriptor is, read from the kernel, so that an error can say "found a TCP socket"
 /// rather than only "wrong descriptor".
+///
+///     print(DescriptorKind(of: 3))   // "IPv4 TCP socket", "pipe", "not an open descriptor"
 public enum DescriptorKind: Equatable, Sendable, CustomStringConvertible {
     /// A socket of `family` (`AF_*`) and `type` (`SOCK_*`).
     case socket(family: CInt, type: CInt)

@@ -35,6 +35,14 @@ public struct JournalField: Equatable, Sendable {
         try self.init(name, bytes: Array(value.utf8))
     }
 
+    /// A field named after any key, such as a swift-log metadata key: the name is made valid by
+    /// `Journal.fieldName(from:)` (a valid name stays as it is), so this cannot fail.
+    ///
+    ///     JournalField(key: "portreserve.service", "cups")   // PORTRESERVE_SERVICE=cups
+    public init(key: String, _ value: String) {
+        self.init(trusted: Journal.fieldName(from: key), value)
+    }
+
     /// For the names this module spells itself, which are valid by construction.
     init(trusted name: String, _ value: String) {
         self.name = name
@@ -60,13 +68,17 @@ public struct JournalEntry: Equatable, Sendable {
         fields.append(try JournalField(name, value))
     }
 
-    /// The values of `name`, in order; for tests and for the stderr fallback.
-    public func values(of name: String) -> [String] {
+    /// The values of `name`, in order; for tests.
+    func values(of name: String) -> [String] {
         fields.filter { $0.name == name }.map { String(decoding: $0.value, as: UTF8.self) }
     }
 }
 
 /// Sending to the systemd journal, and knowing whether this process's stderr already goes there.
+///
+///     var entry = JournalEntry(message: "reserved 631/tcp for cups", priority: .info)
+///     try entry.append("PORTRESERVE_PORT", "631")          // journalctl PORTRESERVE_PORT=631
+///     if Journal.isConnected() { try Journal.send(entry) }  // else a person reads stderr
 public enum Journal {
     /// Sends one entry to journald.
     ///

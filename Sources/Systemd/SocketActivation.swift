@@ -71,6 +71,11 @@ public enum ActivationError: Error, Equatable, CustomStringConvertible {
 }
 
 /// Reads the descriptors that systemd passes at start (`LISTEN_FDS`, `LISTEN_PID`, `LISTEN_FDNAMES`).
+///
+///     // A socket-activated service with one socket, checked to be what the .socket unit says:
+///     let control = try SocketActivation.single(.unixDatagram(path: "/run/portreserve/socket"))
+///     // Or every descriptor, by name (the socket units' FileDescriptorName=, the store's FDNAME=):
+///     for passed in try SocketActivation.descriptors() { print(passed) }  // fd 3 "cups.631.tcp" (IPv4 TCP socket)
 public enum SocketActivation {
     /// All passed descriptors, with close-on-exec set. With `consumeEnvironment` the three variables
     /// are removed so that programs this process starts do not think the descriptors are theirs.

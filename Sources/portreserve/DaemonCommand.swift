@@ -2,6 +2,7 @@ import Logging
 import PortReserveCore
 import PortReserveProtocol
 import Systemd
+import SystemdLogging
 
 #if canImport(Glibc)
 import Glibc

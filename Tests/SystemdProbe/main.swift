@@ -4,6 +4,7 @@
 import Logging
 import SystemCalls
 import Systemd
+import SystemdLogging
 
 #if canImport(Glibc)
 import Glibc

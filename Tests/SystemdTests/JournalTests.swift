@@ -5,6 +5,7 @@ import Testing
 import TestSupport
 
 @testable import Systemd
+@testable import SystemdLogging
 
 @Suite struct JournalFieldTests {
     @Test(arguments: ["MESSAGE", "PORTRESERVE_PORT", "A", "X1_2", String(repeating: "A", count: 64)])
@@ -23,6 +24,8 @@ import TestSupport
         #expect(Journal.fieldName(from: "_hidden") == "FIELD__HIDDEN")
         #expect(Journal.fieldName(from: "9lives") == "FIELD_9LIVES")
         #expect(Journal.fieldName(from: String(repeating: "k", count: 100)).count == 64)
+        #expect(JournalField(key: "_hidden", "x") == (try JournalField("FIELD__HIDDEN", "x")))
+        #expect(JournalField(key: "MESSAGE_ID", "x").name == "MESSAGE_ID")
         for key in ["portreserve.port", "_hidden", "9lives", "ünïcode", ""] {
             #expect(Journal.isValidFieldName(Journal.fieldName(from: key)))
         }

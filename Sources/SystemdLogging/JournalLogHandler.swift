@@ -1,4 +1,5 @@
 import Logging
+import Systemd
 import SystemCalls
 
 #if canImport(Glibc)
@@ -11,6 +12,10 @@ import Glibc
 /// Metadata become journal fields (keys upper-cased into valid field names; an array value gives
 /// the field once per element), so `journalctl KEY=value` filters on them. The label is the
 /// `SYSLOG_IDENTIFIER`.
+///
+///     LoggingSystem.bootstrap { JournalLogHandler(label: $0) }
+///     Logger(label: "portreserve").info("ready", metadata: ["portreserve.ports": "4"])
+///     // journalctl SYSLOG_IDENTIFIER=portreserve PORTRESERVE_PORTS=4
 public struct JournalLogHandler: LogHandler {
     /// Where entries go.
     public enum Destination: Equatable, Sendable {
@@ -52,22 +57,21 @@ public struct JournalLogHandler: LogHandler {
     }
 
     /// The journal entry for `event`: message, priority, identifier, source location and metadata.
-    public func entry(for event: LogEvent, metadata: Logger.Metadata) -> JournalEntry {
+    func entry(for event: LogEvent, metadata: Logger.Metadata) -> JournalEntry {
         var entry = JournalEntry(message: event.message.description, priority: Self.priority(of: event.level))
-        entry.append(JournalField(trusted: "SYSLOG_IDENTIFIER", label))
-        entry.append(JournalField(trusted: "CODE_FILE", event.file))
-        entry.append(JournalField(trusted: "CODE_LINE", "\(event.line)"))
-        entry.append(JournalField(trusted: "CODE_FUNC", event.function))
+        entry.append(JournalField(key: "SYSLOG_IDENTIFIER", label))
+        entry.append(JournalField(key: "CODE_FILE", event.file))
+        entry.append(JournalField(key: "CODE_LINE", "\(event.line)"))
+        entry.append(JournalField(key: "CODE_FUNC", event.function))
         for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
-            let name = Journal.fieldName(from: key)
-            for text in Self.texts(of: value) { entry.append(JournalField(trusted: name, text)) }
+            for text in Self.texts(of: value) { entry.append(JournalField(key: key, text)) }
         }
         return entry
     }
 
     /// The stderr line for `event`: "label: level: message", with metadata at debug level only,
     /// where a person asked for detail.
-    public func line(for event: LogEvent, metadata: Logger.Metadata) -> String {
+    func line(for event: LogEvent, metadata: Logger.Metadata) -> String {
         var line = "\(label): \(Self.word(for: event.level)): \(event.message)"
         if logLevel <= .debug, !metadata.isEmpty {
             line += " [" + metadata.sorted(by: { $0.key < $1.key })
@@ -78,7 +82,7 @@ public struct JournalLogHandler: LogHandler {
     }
 
     /// swift-log levels onto syslog priorities; swift-log has no level between critical and emergency.
-    public static func priority(of level: Logger.Level) -> SyslogPriority {
+    static func priority(of level: Logger.Level) -> SyslogPriority {
         switch level {
         case .trace, .debug: return .debug
         case .info: return .info
