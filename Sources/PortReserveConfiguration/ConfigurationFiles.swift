@@ -104,14 +104,12 @@ public enum ConfigurationFiles {
         return (chosen, problems)
     }
 
-    /// Why a file name cannot be a service name, or nil when it can. Names with `.` or `~` never
-    /// get here: they are backups and packaging leftovers, ignored as the original did.
+    /// Why a file name cannot be a service name, or nil when it can: the rule of a name in a
+    /// release request (`ServiceName`), so that every configured service can be released. Names
+    /// with `.` or `~` never get here: they are backups and packaging leftovers, ignored as the
+    /// original did.
     public static func unusableName(_ name: String) -> String? {
         if name == "*" { return "ignored: \"*\" means every service in a release request" }
-        if name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) { return nil }  // printable ASCII: the usual case
-        if name.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }) {
-            return "ignored: a service name cannot contain spaces or control characters"
-        }
-        return nil
+        return ServiceName.whyInvalid(name).map { "ignored: " + $0 }
     }
 }

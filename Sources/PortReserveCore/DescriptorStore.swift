@@ -58,7 +58,7 @@ final class DescriptorStore {
 
     static func key(named name: String) -> PortKey? {
         let parts = name.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count >= 3, let port = UInt16(parts[parts.count - 2]), port > 0,
+        guard parts.count >= 3, let port = PortKey.number(parts[parts.count - 2].utf8),
               let transport = TransportProtocol(rawValue: String(parts[parts.count - 1])) else { return nil }
         return PortKey(port, transport)
     }

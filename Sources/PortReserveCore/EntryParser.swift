@@ -21,20 +21,15 @@ enum EntryParser {
         while start < end, isASCIISpace(line[start]) { start += 1 }
         while end > start, isASCIISpace(line[end - 1]) { end -= 1 }
         if start == end { return .blank }
-        // A number means its value, leading zeros or not (as `parse` reads it too); past 65535 it
-        // stops counting and is out of range.
-        var index = start, port = 0
-        while index < end, line[index] >= UInt8(ascii: "0"), line[index] <= UInt8(ascii: "9") {
-            if port <= 65535 { port = port * 10 + Int(line[index] - UInt8(ascii: "0")) }
-            index += 1
-        }
-        if index > start, (1...65535).contains(port) {
+        // A number means its value, leading zeros or not, as `parse` reads it too.
+        let slash = line[start..<end].firstIndex(of: UInt8(ascii: "/")) ?? end
+        if let port = PortKey.number(line[start..<slash]) {
             let text = String(decoding: line[start..<end], as: UTF8.self)
-            if index == end { return .ports(text: text, [PortKey(UInt16(port), .tcp), PortKey(UInt16(port), .udp)]) }
-            if end - index == 4, line[index] == UInt8(ascii: "/") {
-                let proto = line[(index + 1)..<end].map { $0 | 0x20 }  // ASCII lower case
-                if proto == Array("tcp".utf8) { return .ports(text: text, [PortKey(UInt16(port), .tcp)]) }
-                if proto == Array("udp".utf8) { return .ports(text: text, [PortKey(UInt16(port), .udp)]) }
+            if slash == end { return .ports(text: text, [PortKey(port, .tcp), PortKey(port, .udp)]) }
+            if end - slash == 4 {
+                let proto = line[(slash + 1)..<end].map { $0 | 0x20 }  // ASCII lower case
+                if proto == Array("tcp".utf8) { return .ports(text: text, [PortKey(port, .tcp)]) }
+                if proto == Array("udp".utf8) { return .ports(text: text, [PortKey(port, .udp)]) }
             }
         }
         guard let text = String(validating: line, as: UTF8.self) else { return nil }
@@ -73,13 +68,11 @@ enum EntryParser {
         let service = String(parts[0])
         if service.isEmpty { return .invalid("missing service name or port in \"\(Self.quoted(text))\"") }
         if service.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
-            // Numbers never go through the services database: it is slow, and a number means its
-            // value, leading zeros or not (as the fast path reads it).
-            let digits = service.drop(while: { $0 == "0" })
-            guard digits.utf8.count <= 5, let port = Int(digits.isEmpty ? "0" : digits), (1...65535).contains(port) else {
+            // Numbers never go through the services database: it is slow, and a number means its value.
+            guard let port = PortKey.number(service.utf8) else {
                 return .invalid("port \(printable(service.prefix(40))) is out of range 1-65535")
             }
-            return .ports(text: text, transports.map { PortKey(UInt16(port), $0) })
+            return .ports(text: text, transports.map { PortKey(port, $0) })
         }
         if parts.count == 2 {
             guard let port = servicesDatabase.port(of: service, transports[0]) else {

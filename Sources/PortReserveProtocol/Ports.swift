@@ -31,10 +31,22 @@ public struct PortKey: Hashable, Comparable, Sendable, CustomStringConvertible {
 }
 
 extension PortKey {
+    /// The one reading of a port number, wherever one is written (configuration lines, replies,
+    /// the status file, descriptor names): decimal digits only, leading zeros allowed, 1-65535.
+    public static func number(_ digits: some Collection<UInt8>) -> UInt16? {
+        guard !digits.isEmpty else { return nil }
+        var value = 0
+        for byte in digits {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            if value <= 65535 { value = value * 10 + Int(byte - UInt8(ascii: "0")) }  // past it, stops counting
+        }
+        return (1...65535).contains(value) ? UInt16(value) : nil
+    }
+
     /// Parses "631/tcp".
     public init?(_ text: Substring) {
         let parts = text.split(separator: "/")
-        guard parts.count == 2, let port = UInt16(parts[0]), port > 0,
+        guard parts.count == 2, let port = Self.number(parts[0].utf8),
               let transport = TransportProtocol(rawValue: String(parts[1])) else { return nil }
         self.init(port, transport)
     }

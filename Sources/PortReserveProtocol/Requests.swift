@@ -72,7 +72,7 @@ public enum RequestCodec {
         var name = Substring(text)
         while let last = name.last, last == "\n" || last == "\0" || last == "\r" { name.removeLast() }
         if name.isEmpty { return .failure(RequestError("empty request")) }
-        if let why = invalidName(name) { return .failure(RequestError(why)) }
+        if let why = ServiceName.whyInvalid(name) { return .failure(RequestError(why)) }
         return .success(.legacyRelease(String(name)))
     }
 
@@ -93,7 +93,7 @@ public enum RequestCodec {
         case "release", "reclaim":
             guard !arguments.isEmpty else { return .failure(RequestError("\(operation) names no service")) }
             for name in arguments {
-                if let why = invalidName(name) { return .failure(RequestError(why)) }
+                if let why = ServiceName.whyInvalid(name) { return .failure(RequestError(why)) }
             }
             let names = arguments.map(String.init)
             return .success(operation == "release" ? .release(names) : .reclaim(names))
@@ -104,22 +104,10 @@ public enum RequestCodec {
         }
     }
 
-    /// Why `name` cannot be sent as a service name, or nil; for clients to check before sending.
+    /// Why `name` cannot be sent in a request (a service name, or `*`), or nil; for clients to
+    /// check before sending.
     public static func whyInvalid(name: String) -> String? {
-        name == "*" ? nil : invalidName(Substring(name))
-    }
-
-    /// Why `name` cannot be a service name in a request, or nil. The name is quoted escaped
-    /// (`printable`): whatever a sender put in it never reaches a journal or a terminal raw.
-    static func invalidName(_ name: Substring) -> String? {
-        if name.isEmpty { return "empty service name" }
-        if name.utf8.count > 255 { return "service name longer than 255 bytes" }
-        if name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") }) { return nil }  // the usual case
-        if name.unicodeScalars.contains(where: { $0.properties.isWhitespace || isUnprintable($0) }) {
-            return "service name \"\(printable(name))\" contains spaces, control or format characters"
-        }
-        if name.contains("/") { return "service name \"\(printable(name))\" contains /" }
-        return nil
+        name == "*" ? nil : ServiceName.whyInvalid(name)
     }
 
     /// The headers of our replies (`.portreserve/1 HEADER`) that a request never has. The last

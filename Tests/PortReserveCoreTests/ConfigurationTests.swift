@@ -177,7 +177,7 @@ func load(_ directories: String...) -> Configuration {
         #expect(configuration.problems.map(\.description).sorted() == [
             "\(bad):2: not valid UTF-8",
             "\(etc.path)/subdir: ignored: a directory, not a file",
-            "\(etc.path)/with space: ignored: a service name cannot contain spaces or control characters",
+            "\(etc.path)/with space: ignored: service name \"with space\" contains spaces, control or format characters",
         ])
     }
 
