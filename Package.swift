@@ -23,8 +23,9 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
-        // eventfd and signalfd, which Glibc's Swift module does not export.
-        .systemLibrary(name: "CLinux"),
+        // eventfd and signalfd, which Glibc's Swift module does not export, and the cmsg(3)
+        // macros, SCM_CREDENTIALS and struct ucred, compiled in C with _GNU_SOURCE.
+        .target(name: "CLinux"),
         // The one place where raw C calls are retried on EINTR and turned into Swift errors.
         .target(name: "SystemCalls", dependencies: ["CLinux"]),
         // A reusable wrapper of the service manager's API; it knows nothing about ports.

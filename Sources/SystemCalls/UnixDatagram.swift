@@ -1,3 +1,5 @@
+import CLinux
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -122,7 +124,9 @@ public func sendDatagram(
     _ fd: CInt, _ payload: [UInt8], to address: UnixAddress? = nil, descriptors: [CInt] = [], nonBlocking: Bool = false
 ) throws(SystemError) -> Bool {
     var message = msghdr()
-    var control = [UInt8](repeating: 0, count: descriptors.isEmpty ? 0 : controlSpace(descriptors.count * 4))
+    let rightsLength = descriptors.count * MemoryLayout<CInt>.size
+    // A cmsghdr is aligned to size_t: Int words give the buffer that alignment.
+    var control = [Int](repeating: 0, count: descriptors.isEmpty ? 0 : (clinux_cmsg_space(rightsLength) + 7) / 8)
     let (sent, code) = payload.withUnsafeBytes { bytes in
         var vector = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
         return withUnsafeMutablePointer(to: &vector) { vectorPointer in
@@ -130,12 +134,15 @@ public func sendDatagram(
             message.msg_iovlen = 1
             return control.withUnsafeMutableBytes { controlBytes in
                 if !descriptors.isEmpty {
-                    writeControlHeader(into: controlBytes, level: SOL_SOCKET, type: CInt(SCM_RIGHTS), dataLength: descriptors.count * 4)
-                    descriptors.withUnsafeBytes { fds in
-                        (controlBytes.baseAddress! + controlHeaderSpace).copyMemory(from: fds.baseAddress!, byteCount: fds.count)
-                    }
                     message.msg_control = controlBytes.baseAddress
-                    message.msg_controllen = controlBytes.count
+                    message.msg_controllen = clinux_cmsg_space(rightsLength)
+                    let header = clinux_cmsg_firsthdr(&message)!
+                    header.pointee.cmsg_len = clinux_cmsg_len(rightsLength)
+                    header.pointee.cmsg_level = SOL_SOCKET
+                    header.pointee.cmsg_type = CInt(SCM_RIGHTS)
+                    descriptors.withUnsafeBytes { fds in
+                        UnsafeMutableRawPointer(clinux_cmsg_data(header)).copyMemory(from: fds.baseAddress!, byteCount: fds.count)
+                    }
                 }
                 let send = { (name: UnsafePointer<sockaddr>?, length: socklen_t) -> (value: Int, errno: CInt) in
                     message.msg_name = UnsafeMutableRawPointer(mutating: name)
@@ -156,7 +163,10 @@ public func sendDatagram(
 /// it returns nil instead of blocking when nothing is queued. Wraps `recvmsg(2)`.
 public func receiveDatagram(_ fd: CInt, capacity: Int, wait: Bool = true) throws(SystemError) -> ReceivedDatagram? {
     var payload = [UInt8](repeating: 0, count: capacity)
-    var control = [UInt8](repeating: 0, count: controlSpace(MemoryLayout<KernelCredentials>.size) + controlSpace(scmMaxDescriptors * 4))
+    // Room for the credentials and for as many descriptors as a datagram can pass, so a passed
+    // set is never cut short (each is then closed). Int words: a cmsghdr is aligned to size_t.
+    let controlLength = clinux_cmsg_space(clinux_ucred_size) + clinux_cmsg_space(Int(CLINUX_SCM_MAX_FD) * MemoryLayout<CInt>.size)
+    var control = [Int](repeating: 0, count: (controlLength + 7) / 8)
     var address = sockaddr_un()
     var message = msghdr()
     let flags = CInt(MSG_CMSG_CLOEXEC) | CInt(MSG_TRUNC) | (wait ? 0 : CInt(MSG_DONTWAIT))
@@ -170,7 +180,7 @@ public func receiveDatagram(_ fd: CInt, capacity: Int, wait: Bool = true) throws
                     message.msg_name = UnsafeMutableRawPointer(addressPointer)
                     message.msg_namelen = socklen_t(MemoryLayout<sockaddr_un>.size)
                     message.msg_control = controlBytes.baseAddress
-                    message.msg_controllen = controlBytes.count
+                    message.msg_controllen = controlLength
                     return valueOrErrno { recvmsg(fd, &message, flags) }
                 }
             }
@@ -182,26 +192,28 @@ public func receiveDatagram(_ fd: CInt, capacity: Int, wait: Bool = true) throws
     }
     var credentials: PeerCredentials?
     var descriptors: [CInt] = []
-    control.withUnsafeBytes { controlBytes in
-        var offset = 0
-        let end = min(Int(message.msg_controllen), controlBytes.count)
-        while offset + controlHeaderSpace <= end {
-            let header = controlBytes.loadUnaligned(fromByteOffset: offset, as: cmsghdr.self)
-            let length = Int(header.cmsg_len)
-            guard length >= controlHeaderSpace, offset + length <= end else { break }
-            let data = offset + controlHeaderSpace
-            let dataLength = length - controlHeaderSpace
-            if header.cmsg_level == SOL_SOCKET && header.cmsg_type == scmCredentials
-                && dataLength >= MemoryLayout<KernelCredentials>.size {
-                let value = controlBytes.loadUnaligned(fromByteOffset: data, as: KernelCredentials.self)
-                credentials = PeerCredentials(pid: value.pid, uid: value.uid, gid: value.gid)
-            } else if header.cmsg_level == SOL_SOCKET && header.cmsg_type == CInt(SCM_RIGHTS) {
-                for index in 0..<(dataLength / 4) {
-                    descriptors.append(controlBytes.loadUnaligned(fromByteOffset: data + index * 4, as: CInt.self))
+    control.withUnsafeMutableBytes { controlBytes in
+        // The kernel set msg_controllen to what it wrote; the macros walk only that.
+        message.msg_control = controlBytes.baseAddress
+        var next = clinux_cmsg_firsthdr(&message)
+        while let header = next {
+            let data = clinux_cmsg_data(header)!
+            let dataLength = Int(header.pointee.cmsg_len) - clinux_cmsg_len(0)
+            guard dataLength >= 0 else { break }  // the kernel writes these; never trust a length blindly
+            if header.pointee.cmsg_level == SOL_SOCKET && header.pointee.cmsg_type == clinux_scm_credentials
+                && dataLength >= clinux_ucred_size {
+                var pid: pid_t = 0, uid: uid_t = 0, gid: gid_t = 0
+                clinux_ucred_read(data, &pid, &uid, &gid)
+                credentials = PeerCredentials(pid: pid, uid: uid, gid: gid)
+            } else if header.pointee.cmsg_level == SOL_SOCKET && header.pointee.cmsg_type == CInt(SCM_RIGHTS) {
+                let raw = UnsafeRawPointer(data)
+                for index in 0..<(dataLength / MemoryLayout<CInt>.size) {
+                    descriptors.append(raw.loadUnaligned(fromByteOffset: index * MemoryLayout<CInt>.size, as: CInt.self))
                 }
             }
-            offset += controlSpace(dataLength)
+            next = clinux_cmsg_nxthdr(&message, header)
         }
+        message.msg_control = nil
     }
     let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \.sun_path)!
     let nameLength = max(0, Int(message.msg_namelen) - pathOffset)
@@ -212,30 +224,4 @@ public func receiveDatagram(_ fd: CInt, capacity: Int, wait: Bool = true) throws
     return ReceivedDatagram(
         payload: payload, truncated: truncated, sender: UnixAddress(pathBytes: senderBytes),
         credentials: credentials, descriptors: descriptors)
-}
-
-// `struct ucred` and SCM_CREDENTIALS of <sys/socket.h>, hidden from Swift behind _GNU_SOURCE.
-private struct KernelCredentials {
-    var pid: pid_t
-    var uid: uid_t
-    var gid: gid_t
-}
-private let scmCredentials: CInt = 2
-/// SCM_MAX_FD of the kernel (include/net/scm.h, not exported to user space): the most descriptors
-/// one datagram can pass, so the room that never cuts a passed set short (each is then closed).
-private let scmMaxDescriptors = 253
-
-// cmsg(3) layout, which Swift cannot import as the C macros: a header padded to size_t alignment,
-// then the data, padded again.
-private let controlAlignment = MemoryLayout<Int>.size
-private func controlAligned(_ length: Int) -> Int { (length + controlAlignment - 1) & ~(controlAlignment - 1) }
-private let controlHeaderSpace = controlAligned(MemoryLayout<cmsghdr>.size)
-private func controlSpace(_ dataLength: Int) -> Int { controlHeaderSpace + controlAligned(dataLength) }
-
-private func writeControlHeader(into buffer: UnsafeMutableRawBufferPointer, level: CInt, type: CInt, dataLength: Int) {
-    var header = cmsghdr()
-    header.cmsg_len = controlHeaderSpace + dataLength
-    header.cmsg_level = level
-    header.cmsg_type = type
-    withUnsafeBytes(of: &header) { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
 }
