@@ -36,7 +36,7 @@ public final class Daemon {
     let settings: DaemonSettings
     let serviceManager: ServiceManaging
     let logger: Logger
-    public let table: ReservationTable
+    let table: ReservationTable
     let store: DescriptorStore
     /// The configuration in force, per service: reclaim re-reserves from it.
     var configured: [String: ServiceConfiguration] = [:]

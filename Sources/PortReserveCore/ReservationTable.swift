@@ -142,7 +142,7 @@ struct FamilyStates: Sequence, Equatable {
 /// Owns every reserved socket. A port named by several services is held by one socket per
 /// family and belongs to all of them; releasing any of them gives it up. Sockets are closed in
 /// one place, here, so "released" always means "closed".
-public final class ReservationTable {
+final class ReservationTable {
     private struct Reservation {
         let key: PortKey
         /// The configured, not forgotten services that name the port (released ones included, for status).
@@ -165,13 +165,13 @@ public final class ReservationTable {
         var released: Bool
     }
 
-    public let families: [AddressFamily]
+    let families: [AddressFamily]
     /// Opens the socket for a port and family on behalf of a service (the service only names it).
     private let bind: (PortKey, AddressFamily, String) throws(SystemError) -> CInt
     private let holderOf: (PortKey, AddressFamily) -> String?
     /// The most sockets the table may hold; past it a bind fails as EMFILE would, before the
     /// process really runs out and cannot even talk to systemd.
-    public var socketLimit = Int.max
+    var socketLimit = Int.max
     private var reservations: [PortKey: Reservation] = [:]
     private var services: [String: Service] = [:]
 
@@ -184,19 +184,19 @@ public final class ReservationTable {
         let since: Int
     }
     private var retries: [SocketSlot: Retry] = [:]
-    public var retrySchedule = RetrySchedule()
+    var retrySchedule = RetrySchedule()
     /// Milliseconds on a clock that only goes forward; settable for tests.
-    public var clock: () -> Int = { monotonicMilliseconds() }
+    var clock: () -> Int = { monotonicMilliseconds() }
 
     // Kept up to date by `update`, the one place reservations change, so the exit test and the
     // STATUS= line after each release cost nothing, however large the table.
-    public private(set) var heldSocketCount = 0
+    private(set) var heldSocketCount = 0
     private var heldPortCount = 0
     private var retriedCount = 0
     /// How many held ports each service has a share in; a service leaves the map at zero.
     private var heldPortsPerService: [String: Int] = [:]
 
-    public init(
+    init(
         families: [AddressFamily],
         bind: @escaping (PortKey, AddressFamily, String) throws(SystemError) -> CInt = { key, family, _ throws(SystemError) in
             try InternetSockets.reserve(key, family)
@@ -211,24 +211,24 @@ public final class ReservationTable {
     deinit { closeAll() }
 
     /// The configured service names.
-    public var serviceNames: [String] { services.keys.sorted() }
+    var serviceNames: [String] { services.keys.sorted() }
 
     /// Makes room for `services` more services and `ports` more ports, so that a start-up of
     /// thousands of entries does not grow (and re-hash) the tables a dozen times.
-    public func reserveCapacity(services: Int, ports: Int) {
+    func reserveCapacity(services: Int, ports: Int) {
         self.services.reserveCapacity(self.services.count + services)
         heldPortsPerService.reserveCapacity(heldPortsPerService.count + services)
         reservations.reserveCapacity(reservations.count + ports)
     }
 
     /// Whether `name` was released by its own request; nil when it is not configured.
-    public func isReleased(_ name: String) -> Bool? { services[name]?.released }
+    func isReleased(_ name: String) -> Bool? { services[name]?.released }
 
     /// The file `name` was configured in.
-    public func file(of name: String) -> String? { services[name]?.file }
+    func file(of name: String) -> String? { services[name]?.file }
 
     /// Binds every port of `service` that no other service holds yet, and shares those that one does.
-    public func add(_ service: ServiceConfiguration) -> [ReservationEvent] {
+    func add(_ service: ServiceConfiguration) -> [ReservationEvent] {
         services[service.name] = Service(file: service.file, ports: service.ports, released: false)
         return service.ports.flatMap { take($0, for: service.name) }
     }
@@ -237,7 +237,7 @@ public final class ReservationTable {
     /// boot, so it must not take its ports again.
     /// Its ports are listed as released (shared with whoever else names them), so status looks
     /// the same before and after a restart.
-    public func addReleased(_ service: ServiceConfiguration) {
+    func addReleased(_ service: ServiceConfiguration) {
         services[service.name] = Service(file: service.file, ports: service.ports, released: true)
         for port in service.ports {
             update(port) { reservation in
@@ -252,7 +252,7 @@ public final class ReservationTable {
     /// Brings a configured service to its new configuration: ports it no longer names are given up
     /// (unless another service names them), new ones are taken, and the others are not touched:
     /// an unchanged reservation is never closed and opened again. A released service stays released.
-    public func update(_ service: ServiceConfiguration) -> [ReservationEvent] {
+    func update(_ service: ServiceConfiguration) -> [ReservationEvent] {
         guard let old = services[service.name] else { return add(service) }
         services[service.name] = Service(file: service.file, ports: service.ports, released: old.released)
         if old.released { return [] }
@@ -265,14 +265,14 @@ public final class ReservationTable {
 
     /// Removes `name` from the table: ports no other service names are closed.
     @discardableResult
-    public func forget(_ name: String) -> [ReservationEvent] {
+    func forget(_ name: String) -> [ReservationEvent] {
         guard let service = services.removeValue(forKey: name) else { return [] }
         return service.ports.flatMap { drop($0, from: name) }
     }
 
     /// Closes every socket of `name`, and stops trying to bind those it could not hold. Costs the
     /// service's own ports, not the size of the table. `unit` is the requester's, for status.
-    public func release(_ name: String, unit: String? = nil) -> ReleaseResult {
+    func release(_ name: String, unit: String? = nil) -> ReleaseResult {
         guard services[name] != nil else { return .unknown }
         services[name]!.released = true
         var closed: [PortKey] = []
@@ -296,7 +296,7 @@ public final class ReservationTable {
     /// Holds `service`'s ports again and forgets that it was released. What is held stays held
     /// (closing it would free the port, and systemd's stored copy would make the bind fail);
     /// only the sockets not held are bound, now, and those that fail are tried again later.
-    public func reclaim(_ service: ServiceConfiguration) -> [ReservationEvent] {
+    func reclaim(_ service: ServiceConfiguration) -> [ReservationEvent] {
         guard let old = services[service.name] else { return add(service) }
         services[service.name] = Service(file: service.file, ports: service.ports, released: false)
         let kept = Set(service.ports)
@@ -318,7 +318,7 @@ public final class ReservationTable {
     }
 
     /// The state of every socket of `name`'s ports, in port and family order.
-    public func sockets(of name: String) -> [(SocketSlot, SocketState)] {
+    func sockets(of name: String) -> [(SocketSlot, SocketState)] {
         guard let service = services[name] else { return [] }
         return service.ports.flatMap { port -> [(SocketSlot, SocketState)] in
             guard let reservation = reservations[port] else { return [] }
@@ -327,12 +327,12 @@ public final class ReservationTable {
     }
 
     /// Milliseconds until `slot` is tried again, nil when it is not waiting.
-    public func retryDelay(_ slot: SocketSlot) -> Int? {
+    func retryDelay(_ slot: SocketSlot) -> Int? {
         retries[slot].map { max(0, $0.due - clock()) }
     }
 
     /// Milliseconds until the next bind attempt is due, nil when nothing waits: the loop sleeps that long.
-    public var millisecondsUntilRetry: Int? {
+    var millisecondsUntilRetry: Int? {
         guard !retries.isEmpty else { return nil }
         let now = clock()
         return max(0, retries.values.lazy.map(\.due).min()! - now)
@@ -340,7 +340,7 @@ public final class ReservationTable {
 
     /// Tries again every socket whose attempt is due. Returns `.heldAgain` for those now held;
     /// another failure is not an event (it was told once) but pushes the next attempt back.
-    public func retryDue() -> [ReservationEvent] {
+    func retryDue() -> [ReservationEvent] {
         let now = clock()
         let due = retries.filter { $0.value.due <= now }.keys.sorted()
         return due.compactMap { slot in
@@ -384,7 +384,7 @@ public final class ReservationTable {
     }
 
     /// Every row, sorted by service, port and family.
-    public func status() -> [StatusRow] {
+    func status() -> [StatusRow] {
         var rows: [StatusRow] = []
         for (name, service) in services.sorted(by: { $0.key < $1.key }) {
             for port in service.ports {
@@ -400,13 +400,13 @@ public final class ReservationTable {
         return rows
     }
 
-    public func summary() -> ReservationSummary {
+    func summary() -> ReservationSummary {
         ReservationSummary(ports: heldPortCount, services: heldPortsPerService.count, retrying: retriedCount, sockets: heldSocketCount)
     }
 
     /// Closes everything, for shutdown. The descriptor store is not told: what systemd keeps
     /// there is what a restart takes back.
-    public func closeAll() {
+    func closeAll() {
         for (port, reservation) in reservations {
             for (family, state) in reservation.states {
                 guard case .held(let fd) = state else { continue }
