@@ -3,7 +3,7 @@ import PortReserveProtocol
 
 /// How the daemon's events read in the journal: its MESSAGE and its fields.
 extension Daemon {
-    func log(_ event: ReservationEvent, failures: inout [String]) {
+    func log(_ event: ReservationEvent, holders: [SocketSlot: String], failures: inout [String]) {
         switch event {
         case .reserved(let service, let key, _):
             let families = event.families
@@ -13,7 +13,8 @@ extension Daemon {
             logger.info("reserved \(key) (\(families.map(\.rawValue).joined(separator: ", "))) for \(service)", metadata: metadata)
         case .shared(let service, let key, let other):
             logger.info("\(key) of \(service) is already held for \(other): shared", metadata: fields(service, key))
-        case .conflict(let service, let key, let family, let error, let holder):
+        case .conflict(let service, let key, let family, let error):
+            let holder = holders[SocketSlot(key, family)]
             var metadata = fields(service, key)
             metadata[JournalFieldName.messageID] = "\(MessageID.conflict)"
             metadata[JournalFieldName.family] = "\(family.rawValue)"

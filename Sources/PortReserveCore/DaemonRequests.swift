@@ -112,12 +112,13 @@ extension Daemon {
         }
         var replies: [(String, ReclaimReply)] = []
         var failures: [String] = []
+        var events: [ReservationEvent] = []
         for name in names {
             guard let service = configured[name] else {
                 replies.append((name, .unknown))
                 continue
             }
-            record(table.reclaim(service), failures: &failures)
+            events += table.reclaim(service)
             var held: [SocketSlot] = []
             var notHeld: [NotHeldSocket] = []
             for (slot, state) in table.sockets(of: name) {
@@ -138,6 +139,7 @@ extension Daemon {
             logger.info("reclaimed \(name) for \(sender): holding \(held.count) of its \(held.count + notHeld.count) sockets\(missing)",
                         metadata: metadata)
         }
+        record(events, failures: &failures)
         reportFailures(failures)
         serviceManager.notify([.status(statusText)])
         return replies

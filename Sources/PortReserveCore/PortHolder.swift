@@ -28,10 +28,13 @@ public struct PortOccupant: Equatable, Sendable, CustomStringConvertible {
 /// tell a port is in use but rarely by whom. A TCP socket that is bound but not listening (a
 /// reservation, say) is in no table at all.
 public enum PortHolder {
-    /// "cupsd (pid 812)", or nil when /proc does not tell (hidden processes, hardening). Used on
-    /// a first conflict, so its cost never touches a normal start.
-    public static func describe(_ key: PortKey, _ family: AddressFamily) -> String? {
-        Snapshot().occupant(of: SocketSlot(key, family)).map(\.description)
+    /// "cupsd (pid 812)" for each slot, or nil where /proc does not tell (hidden processes,
+    /// hardening): one scan for them all. Used after conflicts, once per batch, so its cost never
+    /// touches a normal start and never grows with the number of conflicts.
+    public static func describe(_ slots: [SocketSlot]) -> [String?] {
+        Snapshot().occupancies(of: slots).map { occupancy in
+            if case .occupied(let occupant) = occupancy { occupant.description } else { nil }
+        }
     }
 
     /// What is on a port now, as far as /proc tells.

@@ -9,7 +9,8 @@ import Glibc
 public enum SocketState: Equatable, Sendable {
     /// Bound by us, with this descriptor.
     case held(CInt)
-    /// Another process had the port first; `holder` names it where /proc tells. Tried again.
+    /// Another process had the port first; `holder` names it once `nameHolders` has looked, where
+    /// /proc tells. Tried again.
     case conflict(SystemError, holder: String?)
     /// We could not try: out of descriptors, or another local error. Tried again.
     case failed(SystemError)
@@ -43,7 +44,8 @@ public enum ReservationEvent: Equatable, Sendable {
     /// These sockets of the port are bound now, for `service`: the daemon stores copies of them.
     case reserved(service: String, PortKey, sockets: [HeldSocket])
     case shared(service: String, PortKey, with: String)
-    case conflict(service: String, PortKey, AddressFamily, SystemError, holder: String?)
+    /// The port is taken: who has it is looked up for a whole batch at once (`nameHolders`).
+    case conflict(service: String, PortKey, AddressFamily, SystemError)
     case failed(service: String, PortKey, AddressFamily, SystemError)
     /// A socket that could not be bound before is held now, after `attempts` tries.
     case heldAgain(service: String, SocketSlot, descriptor: CInt, attempts: Int)
@@ -168,7 +170,8 @@ final class ReservationTable {
     let families: [AddressFamily]
     /// Opens the socket for a port and family on behalf of a service (the service only names it).
     private let bind: (PortKey, AddressFamily, String) throws(SystemError) -> CInt
-    private let holderOf: (PortKey, AddressFamily) -> String?
+    /// Sockets that met a port in use on their first try and whose holder has not been looked for.
+    private var unnamedConflicts: [SocketSlot] = []
     /// The most sockets the table may hold; past it a bind fails as EMFILE would, before the
     /// process really runs out and cannot even talk to systemd.
     var socketLimit = Int.max
@@ -200,12 +203,10 @@ final class ReservationTable {
         families: [AddressFamily],
         bind: @escaping (PortKey, AddressFamily, String) throws(SystemError) -> CInt = { key, family, _ throws(SystemError) in
             try InternetSockets.reserve(key, family)
-        },
-        holderOf: @escaping (PortKey, AddressFamily) -> String? = PortHolder.describe
+        }
     ) {
         self.families = families
         self.bind = bind
-        self.holderOf = holderOf
     }
 
     deinit { closeAll() }
@@ -373,14 +374,32 @@ final class ReservationTable {
             return .heldAgain(service: name, slot, descriptor: fd, attempts: attempts)
         } catch {
             let isConflict = error.errno == EADDRINUSE || error.errno == EACCES
-            let holder = firstTry && error.errno == EADDRINUSE ? holderOf(slot.key, slot.family) : nil
-            update(slot.key) { $0.states[slot.family] = isConflict ? .conflict(error, holder: holder) : .failed(error) }
+            if firstTry && error.errno == EADDRINUSE { unnamedConflicts.append(slot) }
+            update(slot.key) { $0.states[slot.family] = isConflict ? .conflict(error, holder: nil) : .failed(error) }
             retries[slot] = Retry(attempts: attempts, due: now + retrySchedule.delay(afterFailure: attempts),
                                   since: previous?.since ?? Self.now())
             guard firstTry else { return nil }
-            return isConflict ? .conflict(service: name, slot.key, slot.family, error, holder: holder)
+            return isConflict ? .conflict(service: name, slot.key, slot.family, error)
                 : .failed(service: name, slot.key, slot.family, error)
         }
+    }
+
+    /// Looks up who holds the ports of the conflicts met since the last call, all in one call of
+    /// `lookUp` (one scan of /proc, however many), and keeps each holder for status. Returns the
+    /// holders found, for the journal. Only a first conflict is looked up: a retry costs a bind.
+    func nameHolders(_ lookUp: ([SocketSlot]) -> [String?] = PortHolder.describe) -> [SocketSlot: String] {
+        let slots = unnamedConflicts.filter { slot in
+            if case .conflict(_, nil)? = reservations[slot.key]?.states[slot.family] { true } else { false }
+        }
+        unnamedConflicts = []
+        guard !slots.isEmpty else { return [:] }
+        var named: [SocketSlot: String] = [:]
+        for (slot, holder) in zip(slots, lookUp(slots)) {
+            guard let holder, case .conflict(let error, nil)? = reservations[slot.key]?.states[slot.family] else { continue }
+            update(slot.key) { $0.states[slot.family] = .conflict(error, holder: holder) }
+            named[slot] = holder
+        }
+        return named
     }
 
     /// Every row, sorted by service, port and family.
@@ -415,6 +434,7 @@ final class ReservationTable {
             }
         }
         retries = [:]
+        unnamedConflicts = []
         retriedCount = 0
         heldSocketCount = 0
         heldPortCount = 0
@@ -440,9 +460,9 @@ final class ReservationTable {
                 states[family] = .held(fd)
                 held.append(HeldSocket(family, fd))
             } catch where error.errno == EADDRINUSE || error.errno == EACCES {
-                let holder = error.errno == EADDRINUSE ? holderOf(port, family) : nil
-                states[family] = .conflict(error, holder: holder)
-                events.append(.conflict(service: name, port, family, error, holder: holder))
+                if error.errno == EADDRINUSE { unnamedConflicts.append(SocketSlot(port, family)) }
+                states[family] = .conflict(error, holder: nil)
+                events.append(.conflict(service: name, port, family, error))
                 scheduleFirstRetry(SocketSlot(port, family))
             } catch {
                 states[family] = .failed(error)

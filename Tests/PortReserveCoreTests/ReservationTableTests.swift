@@ -79,14 +79,18 @@ extension ReservationEvent {
         #expect(listen(taken, 1) == 0)
         let table = ReservationTable(families: [.ipv4, .ipv6])
         let events = table.add(service("cups", [PortKey(ports[0], .tcp), PortKey(ports[1], .tcp)]))
-        guard case .conflict(let name, let key, let family, let error, let holder) = events.first else {
+        guard case .conflict(let name, let key, let family, let error) = events.first else {
             Issue.record("expected a conflict first, got \(events)")
             return
         }
         #expect((name, key, family, error.errno) == ("cups", PortKey(ports[0], .tcp), .ipv4, EADDRINUSE))
         #expect(error.description == "bind 0.0.0.0:\(ports[0])/tcp: Address already in use")
-        // The holder is this very test process, found through /proc.
+        // The holder is this very test process, found through /proc, and kept for status.
+        let slot = SocketSlot(PortKey(ports[0], .tcp), .ipv4)
+        let holder = table.nameHolders()[slot]
         #expect(holder?.hasSuffix("(pid \(getpid()))") == true, "holder: \(holder ?? "nil")")
+        #expect(table.status().first { $0.port == slot.key && $0.family == .ipv4 }?.state == .conflict(error, holder: holder))
+        #expect(table.nameHolders().isEmpty)
         #expect(events.dropFirst().map(\.withoutDescriptors) == [
             .reserved(service: "cups", PortKey(ports[0], .tcp), families: [.ipv6]),
             .reserved(service: "cups", PortKey(ports[1], .tcp), families: [.ipv4, .ipv6]),
@@ -126,6 +130,33 @@ extension ReservationEvent {
         #expect(results == ports.map { .released([PortKey($0, .udp)]) })
         #expect(table.heldSocketCount == 0)
         for port in ports { #expect(canBind(port, .udp4) && canBind(port, .udp6)) }
+    }
+}
+
+/// Who holds a port costs a scan of /proc: one per batch of conflicts, never one per conflict
+/// (thousands of conflicts at start-up, one scan each, once took 27 s).
+@Suite struct HolderLookupTests {
+    @Test func theHoldersOfABatchOfConflictsAreLookedUpInOneCall() {
+        let ports = unusedPorts(3)
+        let taken = ports.map { holdPort($0, .udp4) }
+        defer { taken.forEach { close($0) } }
+        let table = ReservationTable(families: [.ipv4, .ipv6])
+        for (index, port) in ports.enumerated() { _ = table.add(service("s\(index)", [PortKey(port, .udp)])) }
+        var calls: [[SocketSlot]] = []
+        let named = table.nameHolders { slots in
+            calls.append(slots)
+            return slots.map { "holder of \($0.key.port)" }
+        }
+        #expect(calls == [ports.map { SocketSlot(PortKey($0, .udp), .ipv4) }])
+        #expect(named.count == 3 && named[SocketSlot(PortKey(ports[2], .udp), .ipv4)] == "holder of \(ports[2])")
+        // Retries never look again, and a second batch without a new conflict costs nothing.
+        _ = table.nameHolders { slots in
+            calls.append(slots)
+            return slots.map { _ in nil }
+        }
+        #expect(calls.count == 1)
+        #expect(table.status().filter { $0.family == .ipv4 }.map(\.published.detail)
+                == ports.map { "conflict: Address already in use; held by holder of \($0)" })
     }
 }
 
