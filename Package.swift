@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // libsystemd's sd-daemon.h and sd-journal.h, nothing else.
@@ -29,7 +30,11 @@ let package = Package(
         // The one place where raw C calls are retried on EINTR and turned into Swift errors.
         .target(name: "SystemCalls", dependencies: ["CLinux"]),
         // A reusable wrapper of the service manager's API; it knows nothing about ports.
-        .target(name: "Systemd", dependencies: ["CSystemd", "SystemCalls"]),
+        // Descriptors in its API are swift-system's FileDescriptor, as other Swift libraries' are.
+        .target(
+            name: "Systemd",
+            dependencies: ["CSystemd", "SystemCalls", .product(name: "SystemPackage", package: "swift-system")]
+        ),
         // A swift-log handler that writes journal entries: only a client that logs through
         // swift-log pays for it.
         .target(
@@ -47,7 +52,7 @@ let package = Package(
             name: "PortReserveCore",
             dependencies: [
                 "PortReserveConfiguration", "PortReserveProtocol", "Systemd", "SystemCalls",
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         // What portreserve-cli shows: the status report (text, JSON, who has each port now) and the
@@ -93,12 +98,18 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["SystemCalls"], path: "Tests/TestSupport"),
         .testTarget(
             name: "SystemdTests",
-            dependencies: ["Systemd", "SystemdLogging", "SystemCalls", "TestSupport", "systemd-probe", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Systemd", "SystemdLogging", "SystemCalls", "TestSupport", "systemd-probe",
+                .product(name: "Logging", package: "swift-log"), .product(name: "SystemPackage", package: "swift-system"),
+            ]
         ),
         .testTarget(name: "PortReserveProtocolTests", dependencies: ["PortReserveProtocol", "SystemCalls", "TestSupport"]),
         .testTarget(
             name: "PortReserveCoreTests",
-            dependencies: ["PortReserveCore", "PortReserveConfiguration", "PortReserveProtocol", "Systemd", "SystemCalls", "TestSupport"]
+            dependencies: [
+                "PortReserveCore", "PortReserveConfiguration", "PortReserveProtocol", "Systemd", "SystemCalls", "TestSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
         ),
         .testTarget(
             name: "PortReserveReportsTests",

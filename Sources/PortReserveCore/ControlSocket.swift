@@ -34,11 +34,11 @@ public enum ControlSocket {
     public static func adopt(_ descriptor: ListenedDescriptor) throws(ControlSocketError) -> CInt {
         do { try SocketActivation.check(descriptor, is: .unixDatagram(path: nil)) } catch { throw .activation(error) }
         do {
-            try enablePassCredentials(descriptor.fd)
-            try setNonBlocking(descriptor.fd)
+            try enablePassCredentials(descriptor.fd.rawValue)
+            try setNonBlocking(descriptor.fd.rawValue)
         } catch { throw .system(error) }
-        refusePassedDescriptors(descriptor.fd)
-        return descriptor.fd
+        refusePassedDescriptors(descriptor.fd.rawValue)
+        return descriptor.fd.rawValue
     }
 
     /// Creates the socket at `path`: the directory if missing, a stale socket file replaced, and

@@ -1,5 +1,6 @@
 import PortReserveProtocol
 import SystemCalls
+import SystemPackage
 import Systemd
 
 #if canImport(Glibc)
@@ -68,9 +69,9 @@ final class DescriptorStore {
     func adopt(_ passed: [ListenedDescriptor]) -> [String] {
         var rejected: [String] = []
         for descriptor in passed {
-            guard let key = Self.key(named: descriptor.name), let family = Self.family(of: descriptor.fd, for: key) else {
+            guard let key = Self.key(named: descriptor.name), let family = Self.family(of: descriptor.fd.rawValue, for: key) else {
                 rejected.append("dropping stored descriptor \(descriptor): not a socket bound as its name says")
-                closeDescriptor(descriptor.fd)
+                closeDescriptor(descriptor.fd.rawValue)
                 manager.notify([.fdStoreRemove(name: descriptor.name)])
                 continue
             }
@@ -81,7 +82,7 @@ final class DescriptorStore {
                 counts[key, default: 0] += 1
                 storedCount += 1
             }
-            adopted[slot] = (descriptor.fd, descriptor.name)
+            adopted[slot] = (descriptor.fd.rawValue, descriptor.name)
         }
         return rejected
     }
@@ -148,8 +149,8 @@ final class DescriptorStore {
     /// The family of `fd` when it is an Internet socket of `key`'s protocol bound to its port.
     private static func family(of fd: CInt, for key: PortKey) -> AddressFamily? {
         let type = key.transport == .tcp ? CInt(SOCK_STREAM.rawValue) : CInt(SOCK_DGRAM.rawValue)
-        if SocketActivation.isInternetSocket(fd, family: AF_INET, type: type, port: key.port) { return .ipv4 }
-        if SocketActivation.isInternetSocket(fd, family: AF_INET6, type: type, port: key.port) { return .ipv6 }
+        if SocketActivation.isInternetSocket(FileDescriptor(rawValue: fd), family: AF_INET, type: type, port: key.port) { return .ipv4 }
+        if SocketActivation.isInternetSocket(FileDescriptor(rawValue: fd), family: AF_INET6, type: type, port: key.port) { return .ipv6 }
         return nil
     }
 }

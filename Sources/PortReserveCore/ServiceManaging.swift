@@ -1,5 +1,6 @@
 import Logging
 import SystemCalls
+import SystemPackage
 import Systemd
 
 /// The daemon's view of its service manager, so tests can hand it a recorder and check exactly
@@ -29,7 +30,7 @@ public final class SystemdServiceManager: ServiceManaging {
     }
 
     public func notify(_ messages: [NotifyMessage], descriptors: [CInt]) {
-        do { try ServiceManager.notify(messages, descriptors: descriptors) } catch {
+        do { try ServiceManager.notify(messages, descriptors: descriptors.map(FileDescriptor.init(rawValue:))) } catch {
             logger.warning("cannot notify the service manager: \(error)")
         }
     }

@@ -1,4 +1,5 @@
 import SystemCalls
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -7,7 +8,7 @@ import Glibc
 /// What an open descriptor is, read from the kernel, so that an error can say "found a TCP socket"
 /// rather than only "wrong descriptor".
 ///
-///     print(DescriptorKind(of: 3))   // "IPv4 TCP socket", "pipe", "not an open descriptor"
+///     print(DescriptorKind(of: FileDescriptor(rawValue: 3)))   // "IPv4 TCP socket", "pipe", "not an open descriptor"
 public enum DescriptorKind: Equatable, Sendable, CustomStringConvertible {
     /// A socket of `family` (`AF_*`) and `type` (`SOCK_*`).
     case socket(family: CInt, type: CInt)
@@ -17,7 +18,8 @@ public enum DescriptorKind: Equatable, Sendable, CustomStringConvertible {
     case closed
 
     /// Wraps `fstat(2)` and `getsockopt(SO_DOMAIN, SO_TYPE)`.
-    public init(of fd: CInt) {
+    public init(of descriptor: FileDescriptor) {
+        let fd = descriptor.rawValue
         var info = stat()
         guard fstat(fd, &info) == 0 else {
             self = .closed

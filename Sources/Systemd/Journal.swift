@@ -1,5 +1,6 @@
 import CSystemd
 import SystemCalls
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -105,12 +106,12 @@ public enum Journal {
     /// True when `fd` (stderr by default) is the stream systemd connected to the journal, which is
     /// the case when `JOURNAL_STREAM` names its device and inode (systemd.exec(5)). Only then is
     /// sending structured entries the right thing; otherwise a person is reading the output.
-    public static func isConnected(journalStream: String? = environmentValue("JOURNAL_STREAM"), fd: CInt = 2) -> Bool {
+    public static func isConnected(journalStream: String? = environmentValue("JOURNAL_STREAM"), fd: FileDescriptor = .standardError) -> Bool {
         guard let journalStream else { return false }
         let parts = journalStream.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { return false }
+        guard fstat(fd.rawValue, &info) == 0 else { return false }
         return UInt64(info.st_dev) == device && UInt64(info.st_ino) == inode
     }
 

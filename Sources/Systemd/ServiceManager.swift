@@ -1,5 +1,6 @@
 import CSystemd
 import SystemCalls
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -87,10 +88,10 @@ public enum ServiceManager {
     /// Wraps `sd_pid_notify_with_fds(3)`.
     @discardableResult
     public static func notify(
-        _ messages: [NotifyMessage], descriptors: [CInt] = [], unsetEnvironment: Bool = false
+        _ messages: [NotifyMessage], descriptors: [FileDescriptor] = [], unsetEnvironment: Bool = false
     ) throws(NotifyError) -> NotifyOutcome {
         let state = try text(of: messages)
-        let result: CInt = descriptors.withUnsafeBufferPointer { fds in
+        let result: CInt = descriptors.map(\.rawValue).withUnsafeBufferPointer { fds in
             sd_pid_notify_with_fds(0, unsetEnvironment ? 1 : 0, state, fds.baseAddress, UInt32(fds.count))
         }
         do {

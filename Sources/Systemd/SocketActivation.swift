@@ -1,5 +1,6 @@
 import CSystemd
 import SystemCalls
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -8,10 +9,10 @@ import Glibc
 /// A descriptor the service manager passed at start (socket activation or the descriptor store),
 /// with the name systemd gave it (`FileDescriptorName=`, an `FDNAME=` of the store, or "unknown").
 public struct ListenedDescriptor: Equatable, Sendable, CustomStringConvertible {
-    public let fd: CInt
+    public let fd: FileDescriptor
     public let name: String
 
-    public init(fd: CInt, name: String) {
+    public init(fd: FileDescriptor, name: String) {
         self.fd = fd
         self.name = name
     }
@@ -19,7 +20,7 @@ public struct ListenedDescriptor: Equatable, Sendable, CustomStringConvertible {
     /// What the descriptor really is, for error messages and for sorting mixed sets.
     public var kind: DescriptorKind { DescriptorKind(of: fd) }
 
-    public var description: String { "fd \(fd) \"\(name)\" (\(kind))" }
+    public var description: String { "fd \(fd.rawValue) \"\(name)\" (\(kind))" }
 }
 
 /// What a caller needs a passed descriptor to be.
@@ -35,7 +36,8 @@ public enum SocketExpectation: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// Wraps `sd_is_socket_unix(3)`.
-    func isMet(by fd: CInt) -> Bool {
+    func isMet(by descriptor: FileDescriptor) -> Bool {
+        let fd = descriptor.rawValue
         switch self {
         case .unixDatagram(let path):
             guard let path else { return sd_is_socket_unix(fd, CInt(SOCK_DGRAM.rawValue), -1, nil, 0) > 0 }
@@ -93,7 +95,7 @@ public enum SocketActivation {
         }
         return (0..<count).map { offset in
             let name = names?[Int(offset)].map { String(cString: $0) } ?? "unknown"
-            return ListenedDescriptor(fd: CInt(SD_LISTEN_FDS_START) + offset, name: name)
+            return ListenedDescriptor(fd: FileDescriptor(rawValue: CInt(SD_LISTEN_FDS_START) + offset), name: name)
         }
     }
 
@@ -128,7 +130,7 @@ extension SocketActivation {
     /// descriptor handed back from the store is the socket its name says. Wraps `sd_is_socket_inet(3)`.
     ///
     ///     let isIPv6 = SocketActivation.isInternetSocket(fd, family: AF_INET6, type: CInt(SOCK_DGRAM.rawValue), port: 631)
-    public static func isInternetSocket(_ fd: CInt, family: CInt, type: CInt, port: UInt16) -> Bool {
-        sd_is_socket_inet(fd, family, type, -1, port) > 0
+    public static func isInternetSocket(_ fd: FileDescriptor, family: CInt, type: CInt, port: UInt16) -> Bool {
+        sd_is_socket_inet(fd.rawValue, family, type, -1, port) > 0
     }
 }

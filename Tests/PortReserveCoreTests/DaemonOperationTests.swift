@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SystemCalls
 import Systemd
+import SystemPackage
 import Testing
 import TestSupport
 
@@ -90,10 +91,10 @@ import PortReserveProtocol
         defer { close(pipeEnds[0]) }
         let daemon = makeDaemon()
         daemon.start(adopting: [
-            ListenedDescriptor(fd: four, name: "old%3Aname.\(ports[0]).tcp"),
-            ListenedDescriptor(fd: six, name: "old%3Aname.\(ports[0]).tcp"),
-            ListenedDescriptor(fd: orphan, name: "gone.\(ports[3]).udp"),
-            ListenedDescriptor(fd: pipeEnds[1], name: "alpha.\(ports[2]).tcp"),
+            ListenedDescriptor(fd: FileDescriptor(rawValue: four), name: "old%3Aname.\(ports[0]).tcp"),
+            ListenedDescriptor(fd: FileDescriptor(rawValue: six), name: "old%3Aname.\(ports[0]).tcp"),
+            ListenedDescriptor(fd: FileDescriptor(rawValue: orphan), name: "gone.\(ports[3]).udp"),
+            ListenedDescriptor(fd: FileDescriptor(rawValue: pipeEnds[1]), name: "alpha.\(ports[2]).tcp"),
         ])
         // alpha uses exactly the sockets it was handed; only beta's are new to the store.
         #expect(Set(heldDescriptors(daemon, "alpha")) == [four, six])

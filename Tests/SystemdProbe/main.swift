@@ -25,15 +25,15 @@ case "activation":
         let path = arguments.dropFirst(2).first
         do {
             let descriptor = try SocketActivation.single(.unixDatagram(path: path))
-            report("single fd=\(descriptor.fd) name=\(descriptor.name) kind=\(descriptor.kind)")
+            report("single fd=\(descriptor.fd.rawValue) name=\(descriptor.name) kind=\(descriptor.kind)")
         } catch {
             report("error: \(error)")
         }
     } else {
         do {
             for descriptor in try SocketActivation.descriptors() {
-                let cloexec = fcntl(descriptor.fd, F_GETFD) & FD_CLOEXEC != 0
-                report("fd=\(descriptor.fd) name=\(descriptor.name) kind=\(descriptor.kind) cloexec=\(cloexec)")
+                let cloexec = fcntl(descriptor.fd.rawValue, F_GETFD) & FD_CLOEXEC != 0
+                report("fd=\(descriptor.fd.rawValue) name=\(descriptor.name) kind=\(descriptor.kind) cloexec=\(cloexec)")
             }
         } catch {
             report("error: \(error)")

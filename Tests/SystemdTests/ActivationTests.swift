@@ -1,5 +1,6 @@
 import Foundation
 import SystemCalls
+import SystemPackage
 import Testing
 import TestSupport
 
@@ -124,10 +125,10 @@ import TestSupport
         var fds: [CInt] = [0, 0]
         #expect(pipe(&fds) == 0)
         defer { close(fds[0]); close(fds[1]) }
-        #expect(DescriptorKind(of: fds[0]).description == "pipe")
-        #expect(DescriptorKind(of: 9999).description == "not an open descriptor")
+        #expect(DescriptorKind(of: FileDescriptor(rawValue: fds[0])).description == "pipe")
+        #expect(DescriptorKind(of: FileDescriptor(rawValue: 9999)).description == "not an open descriptor")
         let udp6 = socket(AF_INET6, CInt(SOCK_DGRAM.rawValue), 0)
         defer { close(udp6) }
-        #expect(DescriptorKind(of: udp6).description == "IPv6 UDP socket")
+        #expect(DescriptorKind(of: FileDescriptor(rawValue: udp6)).description == "IPv6 UDP socket")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SystemCalls
+import SystemPackage
 import Testing
 import TestSupport
 
@@ -72,7 +73,7 @@ final class NotifyTests {
                 _ = getsockname(tcp, $0, &length)
             }
         }
-        try ServiceManager.notify([.fdStore(name: "cups-631-tcp-ipv4", poll: false)], descriptors: [tcp])
+        try ServiceManager.notify([.fdStore(name: "cups-631-tcp-ipv4", poll: false)], descriptors: [FileDescriptor(rawValue: tcp)])
         let message = try nextMessage()
         #expect(text(message) == "FDSTORE=1\nFDNAME=cups-631-tcp-ipv4\nFDPOLL=0")
         #expect(message.descriptors.count == 1)
