@@ -51,27 +51,35 @@ extension Daemon {
             return RequestCodec.encodeReleaseReply(release(names, from: sender))
         case .reclaim(let names):
             return RequestCodec.encodeReclaimReply(reclaim(names, from: sender))
+        case .reload:
+            // Answered once the configuration is in force: `systemctl reload` (ExecReload=) waits
+            // for this answer, where a SIGHUP would return before the reload is done.
+            logger.info("reload asked by \(sender)", metadata: sender.fields)
+            reload()
+            return [RequestCodec.encodeReloadReply(status: statusText)]
         }
     }
 
-    /// Why `sender` may not make `request` (only root may release or reclaim), or nil. Logged
+    /// Why `sender` may not make `request` (only root may release, reclaim or reload), or nil. Logged
     /// once per request, within a budget: the names it lists are the sender's to choose.
     private func refusal(of request: Request, from sender: Requester) -> String? {
         guard sender.uid != 0 else { return nil }
-        let (action, names): (String, [String])
+        let (action, object, names): (String, String, [String])
         switch request {
-        case .legacyRelease(let name): (action, names) = ("release", [name])
-        case .release(let list): (action, names) = ("release", list)
-        case .reclaim(let list): (action, names) = ("reclaim", list)
+        case .legacyRelease(let name): (action, object, names) = ("release", "ports", [name])
+        case .release(let list): (action, object, names) = ("release", "ports", list)
+        case .reclaim(let list): (action, object, names) = ("reclaim", "ports", list)
+        case .reload: (action, object, names) = ("reload", "the configuration", [])
         }
-        let why = sender.uid.map { "only root may \(action) ports (sender uid \($0))" }
-            ?? "only root may \(action) ports, and the sender is unknown (the control socket needs PassCredentials=yes)"
+        let why = sender.uid.map { "only root may \(action) \(object) (sender uid \($0))" }
+            ?? "only root may \(action) \(object), and the sender is unknown (the control socket needs PassCredentials=yes)"
         if refusalLog.allows(now: clock()) {
-            let shown = names.prefix(5).map(printable).joined(separator: " ") + (names.count > 5 ? " and \(names.count - 5) more" : "")
+            let shown = names.isEmpty ? "" : " " + names.prefix(5).map(printable).joined(separator: " ")
+                + (names.count > 5 ? " and \(names.count - 5) more" : "")
             var metadata = sender.fields
             metadata[JournalFieldName.messageID] = "\(MessageID.refused)"
             metadata[JournalFieldName.service] = .array(names.prefix(5).map { "\($0)" })
-            logger.warning("refused to \(action) \(shown) for \(sender): \(why)", metadata: metadata)
+            logger.warning("refused to \(action)\(shown) for \(sender): \(why)", metadata: metadata)
         }
         return why
     }

@@ -48,6 +48,22 @@ public struct ControlClient: Sendable {
         try perNameRequest(.reclaim(names), resendAfter: nil, decode: RequestCodec.decodeReclaimReply)
     }
 
+    /// Reloads the daemon's configuration and returns, once it is in force, the daemon's status line.
+    public func reload() throws(SystemError) -> ControlOutcome<String> {
+        switch try exchange(.reload, resendAfter: nil) {
+        case .noDaemon: return .noDaemon
+        case .timedOut: return .timedOut
+        case .rejected(let message): return .rejected(message)
+        case .refused(let why): return .refused(why)
+        case .permissionDenied(let why): return .permissionDenied(why)
+        case .answered(let replies):
+            switch RequestCodec.decodeReloadReply(replies) {
+            case .success(let status): return .answered(status)
+            case .failure(let error): return .rejected(error.message)
+            }
+        }
+    }
+
     /// Sends `request` and decodes its per-name reply.
     private func perNameRequest<Reply>(
         _ request: Request, resendAfter: Double?,

@@ -7,6 +7,9 @@ public enum Request: Equatable, Sendable {
     case release([String])
     /// Take these released services' ports back (`*` for all), for ExecStopPost= of their units.
     case reclaim([String])
+    /// Read the configuration again, and answer once it is in force: what `systemctl reload`
+    /// runs (ExecReload=), so that it returns when the reload is done, as SIGHUP cannot tell.
+    case reload
 }
 
 /// The answer for one name of a release request.
@@ -97,6 +100,9 @@ public enum RequestCodec {
             }
             let names = arguments.map(String.init)
             return .success(operation == "release" ? .release(names) : .reclaim(names))
+        case "reload":
+            guard arguments.isEmpty else { return .failure(RequestError("reload takes no names")) }
+            return .success(.reload)
         case "status":
             return .failure(RequestError("status is not served: portreserve status reads the file the daemon publishes"))
         default:
@@ -122,6 +128,7 @@ public enum RequestCodec {
         case error, refused
         case releaseMore = "release more", release
         case reclaimedMore = "reclaimed more", reclaimed
+        case reloaded
         /// 0.1.0 answered status requests on the socket; still never taken for a request.
         case statusMore = "status more", statusEnd = "status end"
 
@@ -135,6 +142,7 @@ public enum RequestCodec {
         case .legacyRelease: nil  // never answered
         case .release: (.releaseMore, .release)
         case .reclaim: (.reclaimedMore, .reclaimed)
+        case .reload: (.reloaded, .reloaded)
         }
     }
 
@@ -162,6 +170,7 @@ public enum RequestCodec {
         case .legacyRelease(let name): return Array(name.utf8)
         case .release(let names): return Array((prefix + "release\n" + names.map { $0 + "\n" }.joined()).utf8)
         case .reclaim(let names): return Array((prefix + "reclaim\n" + names.map { $0 + "\n" }.joined()).utf8)
+        case .reload: return Array((prefix + "reload\n").utf8)
         }
     }
 
@@ -209,6 +218,16 @@ public enum RequestCodec {
         }
         chunks.append(last.bytes + body)
         return chunks
+    }
+
+    /// The answer to a reload, once the new configuration is in force: the STATUS= line after it.
+    public static func encodeReloadReply(status: String) -> [UInt8] {
+        ReplyHeader.reloaded.bytes + Array((printable(status) + "\n").utf8)
+    }
+
+    /// The status line of a reload's answer, or the daemon's error message.
+    public static func decodeReloadReply(_ payloads: [[UInt8]]) -> Result<String, RequestError> {
+        replyBody(payloads, more: .reloaded, last: .reloaded).map { $0.joined(separator: " ") }
     }
 
     public static func encodeError(_ error: RequestError) -> [UInt8] {

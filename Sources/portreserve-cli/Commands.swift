@@ -19,7 +19,7 @@ struct Portreserve: ParsableCommand {
             socket comes from portreserve.socket; without it the daemon creates it.
             """,
         version: Version.current,
-        subcommands: [Run.self, Status.self, Check.self, Reclaim.self],
+        subcommands: [Run.self, Status.self, Check.self, Reclaim.self, Reload.self],
         defaultSubcommand: Run.self
     )
 }
@@ -153,6 +153,46 @@ struct Check: ParsableCommand {
         if !findings.isEmpty { throw ExitCode.failure }
         let ports = Set(configuration.services.flatMap(\.ports)).count
         print("\(configuration.services.count) services, \(ports) ports: no problems")
+    }
+}
+
+struct Reload: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make the daemon read its configuration again, and wait until it is in force (root only).",
+        discussion: """
+            What `systemctl reload portreserve` runs (ExecReload=): new services are reserved, services whose \
+            files are gone are given up, unchanged reservations are never closed and opened again, and \
+            released services stay released. It returns once the daemon has done all of it, which a SIGHUP \
+            (still understood) cannot tell. Exits 0 once reloaded, printing the daemon's status line; 1 when \
+            the request is refused; 2 on timeout; 3 when no daemon runs.
+            """)
+
+    @OptionGroup var location: Location
+
+    @Option(help: ArgumentHelp("Seconds to wait for the daemon's answer.", valueName: "seconds"))
+    var timeout: Double = 90
+
+    func validate() throws {
+        guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be between 0 and 86400 seconds, got \(timeout)") }
+    }
+
+    func run() throws {
+        let outcome: ControlOutcome<String>
+        do { outcome = try ControlClient(socketPath: location.socketPath, timeoutSeconds: timeout).reload() } catch {
+            throw CommandFailure("portreserve reload: \(error)")
+        }
+        switch outcome {
+        case .answered(let status): print(status)
+        case .noDaemon:
+            writeAll("portreserve reload: no daemon at \(location.socketPath): nothing to reload\n")
+            throw ExitCode(3)
+        case .timedOut:
+            writeAll("portreserve reload: the daemon at \(location.socketPath) did not answer within \(timeout) seconds\n")
+            throw ExitCode(2)
+        case .rejected(let message): throw CommandFailure("portreserve reload: the daemon rejected the request: \(message)")
+        case .refused(let why): throw CommandFailure("portreserve reload: refused: \(why)")
+        case .permissionDenied(let why): throw CommandFailure("portreserve reload: \(why)")
+        }
     }
 }
 

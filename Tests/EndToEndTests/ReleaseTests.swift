@@ -179,6 +179,22 @@ import TestSupport
         #expect(!canBind(port, .tcp4) && !canBind(port, .tcp6))
     }
 
+    /// `systemctl reload` runs `portreserve reload`: when it returns, the new configuration is in
+    /// force (a SIGHUP returns before the daemon has read anything).
+    @Test func reloadReturnsOnceTheNewConfigurationIsInForce() throws {
+        let ports = unusedPorts(2)
+        let daemon = try RunningDaemon(["cups": "\(ports[0])\n"])
+        try daemon.waitUntilReady()
+        try daemon.directory.write("conf/rsync", "\(ports[1])\n")
+        try FileManager.default.removeItem(atPath: daemon.directory.path + "/conf/cups")
+        let result = try run(product("portreserve-cli"), ["reload", "--socket", daemon.socketPath])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(isHeld(ports[1]) && isFree(ports[0]))
+        #expect(result.standardOutput == "Holding 4 sockets on 2 ports for 1 services, 0 retrying\n")
+        let missing = try run(product("portreserve-cli"), ["reload", "--socket", daemon.directory.path + "/none"])
+        #expect(missing.status == 3 && missing.standardError.contains("nothing to reload"))
+    }
+
     @Test func reclaimWithoutADaemonSaysSoAndFails() throws {
         let directory = try TemporaryDirectory()
         let result = try run(product("portreserve-cli"), ["reclaim", "--socket", directory.path + "/socket", "cups"])

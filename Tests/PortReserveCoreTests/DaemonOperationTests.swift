@@ -140,6 +140,22 @@ import PortReserveProtocol
         #expect(manager.messages.last == [.ready, .status("Holding 6 sockets on 3 ports for 2 services, 0 retrying")])
     }
 
+    /// The reload request is answered after the reload, with the status line; only root may ask.
+    @Test func aReloadRequestIsAnsweredOnceTheConfigurationIsInForce() throws {
+        let daemon = makeDaemon()
+        daemon.start()
+        try directory.write("conf/gamma", "\(ports[3])/udp\n")
+        let refused = daemon.handle(request(.reload, uid: 1000))
+        #expect(refused == [RequestCodec.encodeRefusal("only root may reload the configuration (sender uid 1000)")])
+        #expect(canBind(ports[3], .udp4))
+        manager.log = []
+        let replies = daemon.handle(request(.reload))
+        #expect(!canBind(ports[3], .udp4) && !canBind(ports[3], .udp6))
+        #expect(replies == [RequestCodec.encodeReloadReply(status: daemon.statusText)])
+        #expect(RequestCodec.decodeReloadReply(replies) == .success("Holding 6 sockets on 3 ports for 3 services, 0 retrying"))
+        #expect(manager.log.first == "RELOADING" && manager.log.contains("READY"))
+    }
+
     @Test func aReleasedServiceStaysReleasedAndABrokenFileKeepsItsReservations() throws {
         let daemon = makeDaemon()
         daemon.start()

@@ -120,6 +120,17 @@ import Glibc
 
     /// The client reads until the daemon's answer ends: the last datagram of the reply to its own
     /// request, an error or a refusal; never a datagram headed for another request.
+    @Test func aReloadNamesNothingAndIsAnsweredInOneDatagram() {
+        #expect(RequestCodec.encode(.reload) == Array(".portreserve/1 reload\n".utf8))
+        #expect(decode(".portreserve/1 reload\n") == .success(.reload))
+        #expect(decode(".portreserve/1 reload\ncups\n") == .failure(RequestError("reload takes no names")))
+        let reply = RequestCodec.encodeReloadReply(status: "Holding 4 sockets on 2 ports for 1 services, 0 retrying")
+        #expect(RequestCodec.isLastReply(reply, to: .reload) && !RequestCodec.isLastReply(reply, to: .release(["x"])))
+        #expect(RequestCodec.decodeReloadReply([reply]) == .success("Holding 4 sockets on 2 ports for 1 services, 0 retrying"))
+        // A reply sent back to the daemon is never taken for a request.
+        #expect(decode(String(decoding: reply, as: UTF8.self)) == .failure(RequestError("a reply (\"reloaded\"), not a request", isReply: true)))
+    }
+
     @Test func theClientKnowsTheLastDatagramOfEachAnswer() {
         let release = RequestCodec.encodeReleaseReply((0..<2000).map { ("service\($0)", ReleaseReply.alreadyReleased) })
         #expect(release.count > 1)
