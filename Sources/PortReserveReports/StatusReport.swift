@@ -65,8 +65,8 @@ public struct StatusReport: Equatable, Sendable {
         self.publisher = publisher
     }
 
-    /// The report in a status file's bytes.
-    public static func decode(_ bytes: [UInt8], isAlive: (Int32) -> Bool) -> Result<StatusReport, RequestError> {
+    /// The report in a status file's bytes; `read` is what the CLI uses, this is for tests.
+    static func decode(_ bytes: [UInt8], isAlive: (Int32) -> Bool) -> Result<StatusReport, RequestError> {
         StatusFile.decode(bytes).map { StatusReport(published: $0, isAlive: isAlive) }
     }
 
