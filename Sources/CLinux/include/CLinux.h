@@ -1,13 +1,14 @@
 #ifndef CLINUX_H
 #define CLINUX_H
-/* Linux interfaces that Glibc's Swift module leaves out, or that <sys/socket.h> declares only
- * under _GNU_SOURCE, which Swift's Glibc module is not built with. shim.c is compiled with it,
+/* Linux interfaces that Glibc's Swift module leaves out (eventfd, signalfd, malloc_trim), or
+ * that <sys/socket.h> declares only under _GNU_SOURCE, which Swift's Glibc module is not built with. shim.c is compiled with it,
  * so the layout below is the C library's own, never one derived by hand. */
 #include <stddef.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <malloc.h>
 
 /* cmsg(3): the macros, as functions (Swift imports no function-like macro). */
 size_t clinux_cmsg_space(size_t length);
