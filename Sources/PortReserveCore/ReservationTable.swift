@@ -177,6 +177,9 @@ final class ReservationTable {
     var socketLimit = Int.max
     private var reservations: [PortKey: Reservation] = [:]
     private var services: [String: Service] = [:]
+    /// The configured names in order, kept until a name comes or goes (`add`, `addReleased`,
+    /// `forget` clear it): status is published after every batch of requests and walks them all.
+    private var sortedNames: [String]?
 
     /// A socket not held, waiting for its next bind attempt.
     private struct Retry {
@@ -212,7 +215,12 @@ final class ReservationTable {
     deinit { closeAll() }
 
     /// The configured service names.
-    var serviceNames: [String] { services.keys.sorted() }
+    var serviceNames: [String] {
+        if let sortedNames { return sortedNames }
+        let names = services.keys.sorted()
+        sortedNames = names
+        return names
+    }
 
     /// Makes room for `services` more services and `ports` more ports, so that a start-up of
     /// thousands of entries does not grow (and re-hash) the tables a dozen times.
@@ -231,6 +239,7 @@ final class ReservationTable {
     /// Binds every port of `service` that no other service holds yet, and shares those that one does.
     func add(_ service: ServiceConfiguration) -> [ReservationEvent] {
         services[service.name] = Service(file: service.file, ports: service.ports, released: false)
+        sortedNames = nil
         return service.ports.flatMap { take($0, for: service.name) }
     }
 
@@ -240,6 +249,7 @@ final class ReservationTable {
     /// the same before and after a restart.
     func addReleased(_ service: ServiceConfiguration) {
         services[service.name] = Service(file: service.file, ports: service.ports, released: true)
+        sortedNames = nil
         for port in service.ports {
             update(port) { reservation in
                 reservation.owners.append(service.name)
@@ -268,6 +278,7 @@ final class ReservationTable {
     @discardableResult
     func forget(_ name: String) -> [ReservationEvent] {
         guard let service = services.removeValue(forKey: name) else { return [] }
+        sortedNames = nil
         return service.ports.flatMap { drop($0, from: name) }
     }
 
@@ -405,7 +416,8 @@ final class ReservationTable {
     /// Every row, sorted by service, port and family.
     func status() -> [StatusRow] {
         var rows: [StatusRow] = []
-        for (name, service) in services.sorted(by: { $0.key < $1.key }) {
+        for name in serviceNames {
+            guard let service = services[name] else { continue }
             for port in service.ports {
                 guard let reservation = reservations[port], reservation.owners.contains(name) else { continue }
                 for (family, state) in reservation.states {

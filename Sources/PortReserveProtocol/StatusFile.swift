@@ -108,17 +108,18 @@ public struct StatusFile: Equatable, Sendable {
     /// (interpolating them cost three quarters of the daemon's own work to READY=1 at 10 entries).
     public func encoded() -> [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(64 + rows.count * 48)
+        bytes.reserveCapacity(64 + rows.count * 96)
         func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
+        // Digits are written backwards in place, then turned round: no buffer per number.
         func append(_ number: Int) {
             if number < 0 { bytes.append(UInt8(ascii: "-")) }
-            var digits: [UInt8] = []
+            let start = bytes.count
             var rest = number.magnitude
             repeat {
-                digits.append(UInt8(ascii: "0") + UInt8(rest % 10))
+                bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
                 rest /= 10
             } while rest > 0
-            bytes.append(contentsOf: digits.reversed())
+            bytes[start...].reverse()
         }
         let space = UInt8(ascii: " "), newline = UInt8(ascii: "\n")
         append(Self.header)

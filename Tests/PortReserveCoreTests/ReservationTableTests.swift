@@ -121,6 +121,19 @@ extension ReservationEvent {
         #expect(canBind(ports[0], .udp4))
     }
 
+    /// Status walks the names in order, however they came and went (the order is kept between changes).
+    @Test func statusFollowsTheNamesInOrderAsTheyComeAndGo() {
+        let ports = unusedPorts(3)
+        let table = ReservationTable(families: [.ipv4])
+        _ = table.add(service("b", [PortKey(ports[0], .udp)]))
+        #expect(table.status().map(\.service) == ["b"])
+        _ = table.add(service("a", [PortKey(ports[1], .udp)]))
+        table.addReleased(service("c", [PortKey(ports[2], .udp)]))
+        #expect(table.status().map(\.service) == ["a", "b", "c"] && table.serviceNames == ["a", "b", "c"])
+        table.forget("a")
+        #expect(table.status().map(\.service) == ["b", "c"])
+    }
+
     @Test func releasingEveryServiceGivesUpEverything() {
         let ports = unusedPorts(3)
         let table = ReservationTable(families: [.ipv4, .ipv6])
