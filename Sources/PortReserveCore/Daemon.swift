@@ -130,15 +130,10 @@ public final class Daemon {
                         JournalFieldName.services: "\(summary.services)", JournalFieldName.sockets: "\(summary.sockets)",
                         JournalFieldName.retrying: "\(summary.retrying)",
                     ])
-        returnFreedMemory()
-        return true
-    }
-
-    /// Gives the kernel back the heap pages that the start-up's transient work freed (the files'
-    /// bytes, the journal entries, the status file's text): glibc keeps them otherwise, and they
-    /// stay the daemon's resident memory for the whole boot. Measured in benchmarks/README.md.
-    private func returnFreedMemory() {
+        // The heap pages of the start-up's transient work (the files' bytes, the journal entries,
+        // the status text) would otherwise stay resident for the whole boot: benchmarks/README.md.
         returnFreedHeapMemory()
+        return true
     }
 
     /// Re-reads the configuration. New services are reserved and services whose files are gone
@@ -191,7 +186,7 @@ public final class Daemon {
         logger.info("reloaded: \(statusText)", metadata: [JournalFieldName.messageID: "\(MessageID.ready)"])
         publishStatus()
         serviceManager.notify([.ready, .status(statusText)])
-        returnFreedMemory()
+        returnFreedHeapMemory()  // as after start-up
         return true
     }
 

@@ -35,7 +35,7 @@ public struct ControlClient: Sendable {
 
     /// Releases `names` and returns once the daemon has closed their sockets.
     public func release(_ names: [String]) throws(SystemError) -> ControlOutcome<[(String, ReleaseReply)]> {
-        try perNameRequest(.release(names), resendAfter: Self.resendInterval, decode: RequestCodec.decodeReleaseReply)
+        try request(.release(names), resendAfter: Self.resendInterval, decode: RequestCodec.decodeReleaseReply)
     }
 
     /// A release unanswered for this long is sent again (a release is idempotent: the second one
@@ -45,30 +45,18 @@ public struct ControlClient: Sendable {
 
     /// Takes released services' ports back; a stopped daemon is started again by socket activation.
     public func reclaim(_ names: [String]) throws(SystemError) -> ControlOutcome<[(String, ReclaimReply)]> {
-        try perNameRequest(.reclaim(names), resendAfter: nil, decode: RequestCodec.decodeReclaimReply)
+        try request(.reclaim(names), resendAfter: nil, decode: RequestCodec.decodeReclaimReply)
     }
 
     /// Reloads the daemon's configuration and returns, once it is in force, the daemon's status line.
     public func reload() throws(SystemError) -> ControlOutcome<String> {
-        switch try exchange(.reload, resendAfter: nil) {
-        case .noDaemon: return .noDaemon
-        case .timedOut: return .timedOut
-        case .rejected(let message): return .rejected(message)
-        case .refused(let why): return .refused(why)
-        case .permissionDenied(let why): return .permissionDenied(why)
-        case .answered(let replies):
-            switch RequestCodec.decodeReloadReply(replies) {
-            case .success(let status): return .answered(status)
-            case .failure(let error): return .rejected(error.message)
-            }
-        }
+        try request(.reload, resendAfter: nil, decode: RequestCodec.decodeReloadReply)
     }
 
-    /// Sends `request` and decodes its per-name reply.
-    private func perNameRequest<Reply>(
-        _ request: Request, resendAfter: Double?,
-        decode: ([[UInt8]]) -> Result<[(String, Reply)], RequestError>
-    ) throws(SystemError) -> ControlOutcome<[(String, Reply)]> {
+    /// Sends `request` and decodes its reply.
+    private func request<Answer>(
+        _ request: Request, resendAfter: Double?, decode: ([[UInt8]]) -> Result<Answer, RequestError>
+    ) throws(SystemError) -> ControlOutcome<Answer> {
         switch try exchange(request, resendAfter: resendAfter) {
         case .noDaemon: return .noDaemon
         case .timedOut: return .timedOut
