@@ -416,15 +416,18 @@ final class ReservationTable {
     /// Every row, sorted by service, port and family.
     func status() -> [StatusRow] {
         var rows: [StatusRow] = []
+        rows.reserveCapacity(reservations.count * families.count)
         for name in serviceNames {
             guard let service = services[name] else { continue }
             for port in service.ports {
                 guard let reservation = reservations[port], reservation.owners.contains(name) else { continue }
+                // Most ports have one owner and no retry: no array and no lookup for them, as
+                // status is published after every batch of requests.
+                let sharedWith = reservation.owners.count > 1 ? reservation.owners.filter { $0 != name } : []
                 for (family, state) in reservation.states {
                     rows.append(StatusRow(
-                        service: name, port: port, family: family, state: state,
-                        sharedWith: reservation.owners.filter { $0 != name },
-                        since: retries[SocketSlot(port, family)]?.since ?? reservation.since))
+                        service: name, port: port, family: family, state: state, sharedWith: sharedWith,
+                        since: (retries.isEmpty ? nil : retries[SocketSlot(port, family)]?.since) ?? reservation.since))
                 }
             }
         }
