@@ -43,13 +43,16 @@ extension PortKey {
         return (1...65535).contains(value) ? UInt16(value) : nil
     }
 
-    /// Parses "631/tcp".
-    public init?(_ text: Substring) {
-        let parts = text.split(separator: "/")
-        guard parts.count == 2, let port = Self.number(parts[0].utf8),
-              let transport = TransportProtocol(rawValue: String(parts[1])) else { return nil }
+    /// Parses "631/tcp" from its bytes.
+    public init?(bytes: ArraySlice<UInt8>) {
+        guard let slash = bytes.firstIndex(of: UInt8(ascii: "/")), let port = Self.number(bytes[..<slash]) else { return nil }
+        let name = bytes[(slash + 1)...]
+        guard let transport = TransportProtocol.allCases.first(where: { name.elementsEqual($0.rawValue.utf8) }) else { return nil }
         self.init(port, transport)
     }
+
+    /// Parses "631/tcp".
+    public init?(_ text: Substring) { self.init(bytes: ArraySlice(text.utf8)) }
 }
 
 /// One reserved socket: a port and protocol in one family. Reservations are counted in sockets,

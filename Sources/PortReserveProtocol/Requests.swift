@@ -80,7 +80,7 @@ public enum RequestCodec {
     }
 
     private static func decodeVersioned(_ text: String) -> Result<Request, RequestError> {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        var lines = text.fields(separatedBy: UInt8(ascii: "\n"), omittingEmpty: false)
         if lines.last == "" { lines.removeLast() }
         guard let header = lines.first, header.hasPrefix(prefix) else {
             return .failure(RequestError("unknown request format \"\(printable(text.prefix(while: { $0 != "\n" }).prefix(40)))\": expected \"\(prefix)OPERATION\""))
@@ -177,14 +177,28 @@ public enum RequestCodec {
     /// The reply to a release: one line per name, over as many datagrams as it takes (a release
     /// of `*` answers for every service). All but the last start `release more`.
     public static func encodeReleaseReply(_ results: [(String, ReleaseReply)]) -> [[UInt8]] {
-        let lines = results.map { name, reply -> String in
-            switch reply {
-            case .released(let ports): return "released \(name)" + ports.map { " \($0)" }.joined()
-            case .alreadyReleased: return "already-released \(name)"
-            case .unknown: return "unknown \(name)"
+        var reply = SplitReply(more: .releaseMore, last: .release)
+        for (name, result) in results {
+            switch result {
+            case .released(let ports):
+                reply.body.append("released ")
+                reply.body.append(name)
+                for port in ports {
+                    reply.body.append(UInt8(ascii: " "))
+                    reply.body.append(Int(port.port))
+                    reply.body.append(UInt8(ascii: "/"))
+                    reply.body.append(port.transport.rawValue)
+                }
+            case .alreadyReleased:
+                reply.body.append("already-released ")
+                reply.body.append(name)
+            case .unknown:
+                reply.body.append("unknown ")
+                reply.body.append(name)
             }
+            reply.endLine()
         }
-        return split(lines, more: .releaseMore, last: .release)
+        return reply.datagrams()
     }
 
     /// The reply to a reclaim, under a header of its own (`reclaimed`, all but the last datagram
@@ -192,32 +206,51 @@ public enum RequestCodec {
     /// (`631/tcp/ipv4`), and each socket not held follows on a line of its own:
     /// `not-held NAME SOCKET SECONDS|- REASON`.
     public static func encodeReclaimReply(_ results: [(String, ReclaimReply)]) -> [[UInt8]] {
-        let lines = results.flatMap { name, reply -> [String] in
-            switch reply {
-            case .unknown: return ["unknown \(name)"]
+        var reply = SplitReply(more: .reclaimedMore, last: .reclaimed)
+        for (name, result) in results {
+            switch result {
+            case .unknown:
+                reply.body.append("unknown \(name)")
+                reply.endLine()
             case .reclaimed(let held, let notHeld):
-                return ["reclaimed \(name)" + held.map { " \($0.wireName)" }.joined()]
-                    + notHeld.map { "not-held \(name) \($0.slot.wireName) \($0.retryInSeconds.map(String.init) ?? "-") \(printable($0.reason))" }
+                reply.body.append("reclaimed \(name)" + held.map { " \($0.wireName)" }.joined())
+                reply.endLine()
+                for socket in notHeld {
+                    reply.body.append("not-held \(name) \(socket.slot.wireName) \(socket.retryInSeconds.map(String.init) ?? "-") \(printable(socket.reason))")
+                    reply.endLine()
+                }
             }
         }
-        return split(lines, more: .reclaimedMore, last: .reclaimed)
+        return reply.datagrams()
     }
 
-    /// `lines` in datagrams of at most half the largest reply, each headed by `.portreserve/1 `
-    /// and `more`, the last by `last`: a client reads until it sees `last`.
-    static func split(_ lines: [String], more: ReplyHeader, last: ReplyHeader) -> [[UInt8]] {
-        var chunks: [[UInt8]] = []
-        var body: [UInt8] = []
-        for line in lines {
-            if !body.isEmpty && body.count + line.utf8.count + 1 > maximumReplySize / 2 {
-                chunks.append(more.bytes + body)
-                body = []
-            }
-            body += line.utf8
-            body.append(UInt8(ascii: "\n"))
+    /// A reply's lines, in datagrams of at most half the largest reply, each headed by
+    /// `.portreserve/1 ` and `more`, the last by `last`: a client reads until it sees `last`.
+    /// A line is written into `body` in place; `endLine()` moves it to a new datagram when it
+    /// does not fit (a line is never split).
+    struct SplitReply: ~Copyable {
+        let more: ReplyHeader, last: ReplyHeader
+        var body = ByteWriter(capacity: 256)
+        private var full: [[UInt8]] = []
+        private var lineStart = 0
+
+        init(more: ReplyHeader, last: ReplyHeader) {
+            self.more = more
+            self.last = last
         }
-        chunks.append(last.bytes + body)
-        return chunks
+
+        mutating func endLine() {
+            body.append(UInt8(ascii: "\n"))
+            if lineStart > 0 && body.count > maximumReplySize / 2 {
+                let written = body.bytes
+                full.append(more.bytes + written[..<lineStart])
+                body = ByteWriter(capacity: maximumReplySize / 2)
+                body.append(written[lineStart...])
+            }
+            lineStart = body.count
+        }
+
+        func datagrams() -> [[UInt8]] { full + [last.bytes + body.bytes] }
     }
 
     /// The answer to a reload, once the new configuration is in force: the STATUS= line after it.
@@ -241,27 +274,33 @@ public enum RequestCodec {
 
     /// The per-name answers of a release reply in one or several datagrams, or the daemon's error message.
     public static func decodeReleaseReply(_ payloads: [[UInt8]]) -> Result<[(String, ReleaseReply)], RequestError> {
-        let body: [Substring]
-        switch replyBody(payloads, more: .releaseMore, last: .release) {
+        let body: [ArraySlice<UInt8>]
+        switch replyLines(payloads, more: .releaseMore, last: .release) {
         case .failure(let error): return .failure(error)
         case .success(let lines): body = lines
         }
+        func malformed(_ line: ArraySlice<UInt8>) -> Result<[(String, ReleaseReply)], RequestError> {
+            .failure(RequestError("malformed reply line \"\(printable(bytes: line.prefix(200)))\""))
+        }
         var results: [(String, ReleaseReply)] = []
+        results.reserveCapacity(body.count)
         for line in body {
-            let words = line.split(separator: " ")
-            guard words.count >= 2 else { return .failure(RequestError("malformed reply line \"\(line)\"")) }
-            let name = String(words[1])
-            switch words[0] {
+            let words = line.split(separator: UInt8(ascii: " "))
+            guard words.count >= 2 else { return malformed(line) }
+            let name = String(decoding: words[1], as: UTF8.self)
+            switch String(decoding: words[0], as: UTF8.self) {
             case "released":
                 var ports: [PortKey] = []
                 for word in words.dropFirst(2) {
-                    guard let port = PortKey(word) else { return .failure(RequestError("malformed port \"\(word)\" in reply")) }
+                    guard let port = PortKey(bytes: word) else {
+                        return .failure(RequestError("malformed port \"\(printable(bytes: word.prefix(40)))\" in reply"))
+                    }
                     ports.append(port)
                 }
                 results.append((name, .released(ports)))
             case "already-released": results.append((name, .alreadyReleased))
             case "unknown": results.append((name, .unknown))
-            default: return .failure(RequestError("malformed reply line \"\(line)\""))
+            default: return malformed(line)
             }
         }
         return .success(results)
@@ -276,7 +315,7 @@ public enum RequestCodec {
         }
         var results: [(String, ReclaimReply)] = []
         for line in body {
-            let words = line.split(separator: " ")
+            let words = line.fields(separatedBy: UInt8(ascii: " "))
             guard words.count >= 2 else { return .failure(RequestError("malformed reply line \"\(line)\"")) }
             let name = String(words[1])
             switch words[0] {
@@ -286,7 +325,7 @@ public enum RequestCodec {
                 guard held.count == words.count - 2 else { return .failure(RequestError("malformed reply line \"\(line)\"")) }
                 results.append((name, .reclaimed(held: held, notHeld: [])))
             case "not-held":
-                let parts = line.split(separator: " ", maxSplits: 4, omittingEmptySubsequences: false)
+                let parts = line.fields(separatedBy: UInt8(ascii: " "), maxSplits: 4, omittingEmpty: false)
                 guard parts.count == 5, let slot = SocketSlot(wireName: parts[2]), parts[3] == "-" || Int(parts[3]) != nil,
                       let last = results.last, last.0 == name, case .reclaimed(let held, let notHeld) = last.1 else {
                     return .failure(RequestError("malformed reply line \"\(line)\""))
@@ -302,17 +341,24 @@ public enum RequestCodec {
     /// The lines of a reply split over datagrams: every datagram but the last headed `more`, the
     /// last `last`; an error reply becomes its message.
     private static func replyBody(_ payloads: [[UInt8]], more: ReplyHeader, last: ReplyHeader) -> Result<[Substring], RequestError> {
-        var body: [Substring] = []
+        replyLines(payloads, more: more, last: last).map { lines in lines.map { String(decoding: $0, as: UTF8.self)[...] } }
+    }
+
+    /// The lines of a reply's datagrams after their headers, as bytes: a reply to `*` at
+    /// thousands of services is split and read as bytes, not Characters (see `fields`).
+    private static func replyLines(_ payloads: [[UInt8]], more: ReplyHeader, last: ReplyHeader) -> Result<[ArraySlice<UInt8>], RequestError> {
+        var body: [ArraySlice<UInt8>] = []
         for (index, payload) in payloads.enumerated() {
-            let text = String(decoding: payload, as: UTF8.self)
-            var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-            if lines.last == "" { lines.removeLast() }
+            var lines = payload.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+            if lines.last?.isEmpty == true { lines.removeLast() }
             guard let header = lines.first else { return .failure(RequestError("empty reply")) }
-            if header == ReplyHeader.error.line {
-                return .failure(RequestError(lines.dropFirst().joined(separator: " ")))
+            if header.elementsEqual(ReplyHeader.error.line.utf8) {
+                return .failure(RequestError(lines.dropFirst().map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")))
             }
             let expected = (index == payloads.count - 1 ? last : more).line
-            guard header == expected else { return .failure(RequestError("unexpected reply \"\(printable(header.prefix(60)))\"")) }
+            guard header.elementsEqual(expected.utf8) else {
+                return .failure(RequestError("unexpected reply \"\(printable(bytes: header.prefix(60)))\""))
+            }
             body += lines.dropFirst()
         }
         return .success(body)

@@ -107,59 +107,53 @@ public struct StatusFile: Equatable, Sendable {
     /// the file is rewritten before READY=1 and after every batch of requests, one row per socket
     /// (interpolating them cost three quarters of the daemon's own work to READY=1 at 10 entries).
     public func encoded() -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(64 + rows.count * 96)
-        func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
-        // Digits are written backwards in place, then turned round: no buffer per number.
-        func append(_ number: Int) {
-            if number < 0 { bytes.append(UInt8(ascii: "-")) }
-            let start = bytes.count
-            var rest = number.magnitude
-            repeat {
-                bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
-                rest /= 10
-            } while rest > 0
-            bytes[start...].reverse()
-        }
+        var out = ByteWriter(capacity: 64 + rows.count * 96)
         let space = UInt8(ascii: " "), newline = UInt8(ascii: "\n")
-        append(Self.header)
-        bytes.append(newline)
-        append("daemon ")
-        append(Int(publisher.pid))
+        out.append(Self.header)
+        out.append(newline)
+        out.append("daemon ")
+        out.append(Int(publisher.pid))
         switch publisher.state {
-        case .running: append(" running ")
-        case .stopped: append(" stopped ")
+        case .running: out.append(" running ")
+        case .stopped: out.append(" stopped ")
         }
-        append(publisher.since)
-        bytes.append(space)
-        if case .stopped(let reason) = publisher.state { append(printable(reason)) } else { append("-") }
-        bytes.append(newline)
-        append("summary ")
+        out.append(publisher.since)
+        out.append(space)
+        if case .stopped(let reason) = publisher.state { out.append(printable(reason)) } else { out.append("-") }
+        out.append(newline)
+        out.append("summary ")
         for (index, count) in [summary.ports, summary.services, summary.retrying, summary.sockets].enumerated() {
-            if index > 0 { bytes.append(space) }
-            append(count)
+            if index > 0 { out.append(space) }
+            out.append(count)
         }
-        bytes.append(newline)
+        out.append(newline)
         for row in rows {
-            append("row ")
-            append(row.service)
-            bytes.append(space)
-            append(Int(row.port.port))
-            bytes.append(UInt8(ascii: "/"))
-            append(row.port.transport.rawValue)
-            bytes.append(space)
-            append(row.family.rawValue)
-            bytes.append(space)
-            append(row.status.rawValue)
-            bytes.append(space)
-            append(row.since)
-            bytes.append(space)
-            if row.sharedWith.isEmpty { append("-") } else { append(row.sharedWith.joined(separator: ",")) }
-            bytes.append(space)
-            append(row.detail.map(printable) ?? "-")
-            bytes.append(newline)
+            out.append("row ")
+            out.append(row.service)
+            out.append(space)
+            out.append(Int(row.port.port))
+            out.append(UInt8(ascii: "/"))
+            out.append(row.port.transport.rawValue)
+            out.append(space)
+            out.append(row.family.rawValue)
+            out.append(space)
+            out.append(row.status.rawValue)
+            out.append(space)
+            out.append(row.since)
+            out.append(space)
+            if row.sharedWith.isEmpty {
+                out.append(UInt8(ascii: "-"))
+            } else {
+                for (index, name) in row.sharedWith.enumerated() {
+                    if index > 0 { out.append(UInt8(ascii: ",")) }
+                    out.append(name)
+                }
+            }
+            out.append(space)
+            if let detail = row.detail { out.append(printable(detail)) } else { out.append(UInt8(ascii: "-")) }
+            out.append(newline)
         }
-        return bytes
+        return out.bytes
     }
 
     /// Reads a file `encoded()` wrote; an error names the line.
@@ -167,12 +161,12 @@ public struct StatusFile: Equatable, Sendable {
         var summary = ReservationSummary()
         var rows: [Row] = []
         var publisher: Publisher?
-        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = String(decoding: bytes, as: UTF8.self).fields(separatedBy: UInt8(ascii: "\n"), omittingEmpty: false)
         guard lines.first == Substring(header) else {
             return .failure(RequestError("line 1: not a status file of this version (expected \"\(header)\")"))
         }
         for (index, line) in lines.enumerated().dropFirst() where !line.isEmpty {
-            let words = line.split(separator: " ", maxSplits: 7, omittingEmptySubsequences: false)
+            let words = line.fields(separatedBy: UInt8(ascii: " "), maxSplits: 7, omittingEmpty: false)
             if words.first == "daemon", words.count >= 5, let pid = Int32(words[1]), let since = Int(words[3]),
                words[2] == "running" || words[2] == "stopped" {
                 let reason = words[4...].joined(separator: " ")
@@ -187,7 +181,7 @@ public struct StatusFile: Equatable, Sendable {
                       let status = SocketStatus(rawValue: String(words[4])), let since = Int(words[5]) {
                 rows.append(Row(
                     service: String(words[1]), port: port, family: family, status: status, since: since,
-                    sharedWith: words[6] == "-" ? [] : words[6].split(separator: ",").map(String.init),
+                    sharedWith: words[6] == "-" ? [] : words[6].fields(separatedBy: UInt8(ascii: ",")).map(String.init),
                     detail: words[7] == "-" ? nil : String(words[7])))
             } else {
                 return .failure(RequestError("line \(index + 1): malformed status line \"\(printable(line.prefix(80)))\""))

@@ -17,6 +17,10 @@ import Testing
         #expect(PortKey("+631/tcp") == nil && PortKey("0/udp") == nil && PortKey("631/sctp") == nil)
         #expect(SocketSlot(wireName: "631/udp/ipv6") == SocketSlot(PortKey(631, .udp), .ipv6))
         #expect(SocketSlot(wireName: "65536/udp/ipv6") == nil)
+        #expect(PortKey(bytes: Array("0631/udp".utf8)[...]) == PortKey(631, .udp))
+        for text in ["+631/tcp", "0/udp", "631/sctp", "631/tcp/", "631//tcp", "/tcp", "631", "", "631/tcpx", "631/TCP"] {
+            #expect(PortKey(bytes: Array(text.utf8)[...]) == nil && PortKey(text[...]) == nil, "\(text)")
+        }
     }
 
     /// A file name that could not be named in a release is not a service name either.

@@ -84,13 +84,22 @@ import Glibc
     }
 
     @Test func aReleaseOfThousandsIsAnsweredInDatagramsThatFit() throws {
-        let replies: [(String, ReleaseReply)] = (0..<10_000).map { ("service\($0)", .released([PortKey(UInt16(10000 + $0 % 50000), .tcp)])) }
+        let replies: [(String, ReleaseReply)] = (0..<10_000).map { index in
+            let result: ReleaseReply = switch index % 3 {
+            case 0: .released([PortKey(UInt16(10000 + index % 50000), .tcp), PortKey(UInt16(1 + index % 1023), .udp)])
+            case 1: .alreadyReleased
+            default: .unknown
+            }
+            return ("service\(index)", result)
+        }
         let chunks = RequestCodec.encodeReleaseReply(replies)
         #expect(chunks.count > 1)
         #expect(chunks.allSatisfy { $0.count <= RequestCodec.maximumReplySize })
+        // Every line whole, in order, in exactly one datagram.
         let decoded = try RequestCodec.decodeReleaseReply(chunks).get()
-        #expect(decoded.count == 10_000)
-        #expect(decoded.last?.0 == "service9999")
+        #expect(decoded.map(\.0) == replies.map(\.0))
+        #expect(decoded.map(\.1) == replies.map(\.1))
+        #expect(chunks.allSatisfy { $0.last == UInt8(ascii: "\n") })
         // A reply missing its last part is not taken for a whole one.
         #expect(throws: RequestError.self) { try RequestCodec.decodeReleaseReply(Array(chunks.dropLast())).get() }
     }
