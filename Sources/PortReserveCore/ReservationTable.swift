@@ -158,6 +158,7 @@ final class ReservationTable {
         }
         var retriedCount: Int { states.count(where: \.isRetried) }
         var isHeld: Bool { heldCount > 0 }
+        var counts: (held: Int, retried: Int, owners: [String]) { (heldCount, retriedCount, owners) }
     }
 
     private struct Service {
@@ -285,19 +286,19 @@ final class ReservationTable {
     /// Closes every socket of `name`, and stops trying to bind those it could not hold. Costs the
     /// service's own ports, not the size of the table. `unit` is the requester's, for status.
     func release(_ name: String, unit: String? = nil) -> ReleaseResult {
-        guard services[name] != nil else { return .unknown }
-        services[name]!.released = true
+        guard let service = services.index(forKey: name) else { return .unknown }
+        services.values[service].released = true
         var closed: [PortKey] = []
-        for port in services[name]!.ports where reservations[port] != nil {
-            if reservations[port]!.isHeld { closed.append(port) }
-            update(port) { reservation in
+        for port in services.values[service].ports {
+            updateIfPresent(port) { reservation in
+                if reservation.isHeld { closed.append(port) }
                 for (family, state) in reservation.states {
                     if case .released = state { continue }
                     if case .held(let fd) = state {
                         closeDescriptor(fd)
                         reservation.since = Self.now()
                     }
-                    retries[SocketSlot(port, family)] = nil
+                    if !retries.isEmpty { retries[SocketSlot(port, family)] = nil }
                     reservation.states[family] = .released(by: name, unit: unit)
                 }
             }
@@ -516,37 +517,41 @@ final class ReservationTable {
     /// Changes the reservation in place (no copy of it, one hash of the key), and counts only
     /// what changed: a release costs the service's own ports, whatever the size of the table.
     private func update(_ port: PortKey, remove: Bool = false, _ change: (inout Reservation) -> Void) {
-        var heldBefore = 0, retriedBefore = 0, ownersBefore: [String] = []
-        var heldAfter = 0, retriedAfter = 0, ownersAfter: [String] = []
-        if let index = reservations.index(forKey: port) {
-            let before = reservations.values[index]
-            (heldBefore, retriedBefore, ownersBefore) = (before.heldCount, before.retriedCount, before.owners)
-            change(&reservations.values[index])
-            if remove {
-                reservations.remove(at: index)
-            } else {
-                let after = reservations.values[index]
-                (heldAfter, retriedAfter, ownersAfter) = (after.heldCount, after.retriedCount, after.owners)
-            }
-        } else {
-            var reservation = Reservation(key: port, owners: [], states: FamilyStates(), since: Self.now())
-            change(&reservation)
-            if !remove {
-                (heldAfter, retriedAfter, ownersAfter) = (reservation.heldCount, reservation.retriedCount, reservation.owners)
-                reservations[port] = reservation
+        if updateIfPresent(port, remove: remove, change) { return }
+        var reservation = Reservation(key: port, owners: [], states: FamilyStates(), since: Self.now())
+        change(&reservation)
+        guard !remove else { return }
+        reservations[port] = reservation
+        count(held: (0, reservation.heldCount), retried: (0, reservation.retriedCount), owners: ([], reservation.owners))
+    }
+
+    /// `update` of a port that has a reservation (one hash of the key); false, and nothing
+    /// changed, when it has none.
+    @discardableResult
+    private func updateIfPresent(_ port: PortKey, remove: Bool = false, _ change: (inout Reservation) -> Void) -> Bool {
+        guard let index = reservations.index(forKey: port) else { return false }
+        let (heldBefore, retriedBefore, ownersBefore) = reservations.values[index].counts
+        change(&reservations.values[index])
+        var after = (held: 0, retried: 0, owners: [String]())
+        if remove { reservations.remove(at: index) } else { after = reservations.values[index].counts }
+        count(held: (heldBefore, after.held), retried: (retriedBefore, after.retried), owners: (ownersBefore, after.owners))
+        return true
+    }
+
+    /// Moves the counters by what one change of a reservation did.
+    private func count(held: (before: Int, after: Int), retried: (before: Int, after: Int), owners: (before: [String], after: [String])) {
+        heldSocketCount += held.after - held.before
+        retriedCount += retried.after - retried.before
+        heldPortCount += (held.after > 0 ? 1 : 0) - (held.before > 0 ? 1 : 0)
+        if held.before > 0 && held.after > 0 && owners.before == owners.after { return }
+        if held.before > 0 {
+            for owner in owners.before {
+                guard let index = heldPortsPerService.index(forKey: owner) else { continue }
+                heldPortsPerService.values[index] -= 1
+                if heldPortsPerService.values[index] == 0 { heldPortsPerService.remove(at: index) }
             }
         }
-        heldSocketCount += heldAfter - heldBefore
-        retriedCount += retriedAfter - retriedBefore
-        heldPortCount += (heldAfter > 0 ? 1 : 0) - (heldBefore > 0 ? 1 : 0)
-        if heldBefore > 0 && heldAfter > 0 && ownersBefore == ownersAfter { return }
-        if heldBefore > 0 {
-            for owner in ownersBefore {
-                heldPortsPerService[owner, default: 0] -= 1
-                if heldPortsPerService[owner] == 0 { heldPortsPerService[owner] = nil }
-            }
-        }
-        if heldAfter > 0 { for owner in ownersAfter { heldPortsPerService[owner, default: 0] += 1 } }
+        if held.after > 0 { for owner in owners.after { heldPortsPerService[owner, default: 0] += 1 } }
     }
 
     private static func now() -> Int { Int(time(nil)) }
