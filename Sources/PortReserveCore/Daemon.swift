@@ -38,8 +38,6 @@ public final class Daemon {
     let logger: Logger
     let table: ReservationTable
     let store: DescriptorStore
-    /// The configuration in force, per service: reclaim re-reserves from it.
-    var configured: [String: ServiceConfiguration] = [:]
     /// How many sockets left out of the descriptor store the journal has been told about.
     private var leftOutReported = 0
     /// Bad datagrams and refused senders are anyone's to send: their journal entries are budgeted.
@@ -88,7 +86,6 @@ public final class Daemon {
         let portsNamed = configuration.services.reduce(0) { $0 + $1.ports.count }
         let socketsNeeded = portsNamed * table.families.count
         table.reserveCapacity(services: configuration.services.count, ports: portsNamed)
-        configured.reserveCapacity(configuration.services.count)
         ResourceLimits.ensureDescriptors(socketsNeeded + 64, logger: logger)
         table.socketLimit = ResourceLimits.socketBudget() + stored.count
         // Binding comes first and alone: READY=1 is sent the moment every port is bound, and the
@@ -98,7 +95,6 @@ public final class Daemon {
         var events: [ReservationEvent] = []
         var skipped: [String] = []
         for service in configuration.services {
-            configured[service.name] = service
             if released.contains(service.name) {
                 table.addReleased(service)
                 skipped.append(service.name)
@@ -160,7 +156,6 @@ public final class Daemon {
                 continue
             }
             logger.info("\(name) is no longer configured: giving it up", metadata: fields(name))
-            configured[name] = nil
             events += table.forget(name)
         }
         for service in configuration.services {
@@ -170,13 +165,10 @@ public final class Daemon {
                                    metadata: fields(service.name))
                     continue
                 }
-                configured[service.name] = service
                 events += table.update(service)
             } else if released.contains(service.name) {
-                configured[service.name] = service
                 table.addReleased(service)
             } else {
-                configured[service.name] = service
                 events += table.add(service)
             }
         }

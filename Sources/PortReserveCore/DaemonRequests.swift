@@ -114,7 +114,7 @@ extension Daemon {
     /// and the reply names it with when.
     private func reclaim(_ requested: [String], from sender: Requester) -> [(String, ReclaimReply)] {
         statusChanged = true
-        let names = requested.contains("*") ? configured.keys.sorted() : requested
+        let names = requested.contains("*") ? table.serviceNames : requested
         do { try settings.releasedRecord.remove(names) } catch {
             logger.warning("cannot update the record of released services: \(error)")
         }
@@ -122,11 +122,11 @@ extension Daemon {
         var failures: [String] = []
         var events: [ReservationEvent] = []
         for name in names {
-            guard let service = configured[name] else {
+            guard let reclaimed = table.reclaim(name) else {
                 replies.append((name, .unknown))
                 continue
             }
-            events += table.reclaim(service)
+            events += reclaimed
             var held: [SocketSlot] = []
             var notHeld: [NotHeldSocket] = []
             for (slot, state) in table.sockets(of: name) {

@@ -272,7 +272,8 @@ extension ReservationEvent {
         // While released, another process takes the IPv4 port.
         var other: CInt? = holdPort(port, .udp4)
         defer { if let other { close(other) } }
-        let events = table.reclaim(cups)
+        let events = table.reclaim("cups") ?? []
+        #expect(table.reclaim("nosuch") == nil)
         #expect(events.count == 2)
         #expect(events.map(\.withoutDescriptors).contains(.reserved(service: "cups", PortKey(port, .udp), families: [.ipv6])))
         let states = table.sockets(of: "cups")
@@ -285,7 +286,7 @@ extension ReservationEvent {
         #expect(table.isReleased("cups") == false)
         #expect(table.retryDelay(SocketSlot(PortKey(port, .udp), .ipv4)) == 1_000)
         // A second reclaim changes nothing that is held: the same descriptor, still bound.
-        _ = table.reclaim(cups)
+        _ = table.reclaim("cups")
         guard case .held(let again) = table.sockets(of: "cups")[1].1 else {
             Issue.record("IPv6 lost by a second reclaim")
             return
@@ -319,4 +320,11 @@ extension ReservationEvent {
         #expect(row(.released(by: "cups", unit: "cups.service")).detail == "cups cups.service")
         #expect(row(.released(by: "cups", unit: nil)).status == .released && row(.released(by: "cups", unit: nil)).detail == "cups")
     }
+}
+
+/// The table's memory is per socket: what every socket carries stays small, and the text of the
+/// rare states (conflicts, failures, releases) is boxed.
+@Test func aSocketsStateIsAPointerOrADescriptor() {
+    #expect(MemoryLayout<SocketState>.size <= 9, "\(MemoryLayout<SocketState>.size)")
+    #expect(MemoryLayout<FamilyStates>.stride <= 32, "\(MemoryLayout<FamilyStates>.stride)")
 }
