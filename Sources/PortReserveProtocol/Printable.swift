@@ -4,7 +4,7 @@
 /// chose can start a new line, reorder what an operator reads, or pass for an escape of ours.
 public func printable(_ text: some StringProtocol) -> String {
     // Printable ASCII, the usual case, is returned as it is.
-    if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\\") }) { return String(text) }
+    if isPlainASCII(text, allowing: { $0 >= 0x20 && $0 != UInt8(ascii: "\\") }) { return String(text) }
     var result = ""
     for scalar in text.unicodeScalars {
         if scalar == "\\" {
@@ -49,4 +49,13 @@ public func printable(bytes: some Collection<UInt8>) -> String {
     }
     flush()
     return result
+}
+
+/// Whether every byte of `text` is ASCII below DEL and passes `allowed`: the check each name and
+/// each status detail goes through. The generic `text.utf8.allSatisfy` ran through a witness call
+/// per byte from other modules (3,400 instructions per name under callgrind, 3.4M of a start-up at
+/// 1,000 entries); over the contiguous bytes it is a plain loop.
+func isPlainASCII(_ text: some StringProtocol, allowing allowed: (UInt8) -> Bool) -> Bool {
+    text.utf8.withContiguousStorageIfAvailable { bytes in bytes.allSatisfy { $0 < 0x7F && allowed($0) } }
+        ?? text.utf8.allSatisfy { $0 < 0x7F && allowed($0) }
 }

@@ -10,7 +10,7 @@ public enum ServiceName {
     public static func whyInvalid(_ name: some StringProtocol) -> String? {
         if name.isEmpty { return "empty service name" }
         if name.utf8.count > maximumLength { return "service name longer than \(maximumLength) bytes" }
-        if name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") }) { return nil }  // the usual case
+        if isPlainASCII(name, allowing: { $0 > 0x20 && $0 != UInt8(ascii: "/") }) { return nil }  // the usual case
         if name.unicodeScalars.contains(where: { $0.properties.isWhitespace || isUnprintable($0) }) {
             return "service name \"\(printable(name))\" contains spaces, control or format characters"
         }

@@ -24,10 +24,18 @@ import Testing
     }
 
     /// A file name that could not be named in a release is not a service name either.
-    @Test(arguments: ["two words", "evil\u{202E}txt", "\u{1B}[2J", "a/b", "", String(repeating: "x", count: 256)])
+    @Test(arguments: ["two words", "evil\u{202E}txt", "\u{1B}[2J", "a/b", "", String(repeating: "x", count: 256), "del\u{7F}", "tab\t", "nl\n"])
     func aNameARequestCannotCarryIsNoServiceName(name: String) {
         #expect(ServiceName.whyInvalid(name) != nil)
         #expect(RequestCodec.whyInvalid(name: name) == ServiceName.whyInvalid(name))
+    }
+
+    /// Printable ASCII comes back as it is; a backslash, a control and DEL are escaped.
+    @Test func printableEscapesOnlyWhatMustBe() {
+        #expect(printable("cups 631/tcp ~!") == "cups 631/tcp ~!")
+        #expect(printable("a\\b") == "a\\\\b")
+        #expect(printable("a\u{7F}b\u{1B}") == "a\\u{7F}b\\u{1B}")
+        #expect(printable("café"[...]) == "café")
     }
 
     @Test func usualNamesAreServiceNames() {
