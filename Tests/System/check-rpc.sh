@@ -16,6 +16,11 @@ reserved=" $(tr '\n' ' ' < /etc/portreserve/rpcrange) 631 873 "
 ready=$(mono portreserve.service ActiveEnterTimestampMonotonic)
 pre=$(mono network-pre.target ActiveEnterTimestampMonotonic)
 check ready-before-network-pre "portreserve ready at $ready, network-pre.target at $pre" test "$ready" -gt 0 -a "$pre" -ge "$ready"
+# Started once: a first start that failed lets everything ordered after it go on without the
+# reservations. Its journal lines say why, should it ever happen.
+restarts=$(mono portreserve.service NRestarts)
+check started-once "NRestarts=$restarts; $(journalctl -b -o short-monotonic -u portreserve.service 2>&1 | head -12 | tr '\n' ' ')" \
+    test "$restarts" = 0
 for unit in rpcbind.service rpc-statd.service rpc-statd-notify.service cups.service rsync.service; do
     started=$(mono $unit InactiveExitTimestampMonotonic)
     check "ordered-$unit" "$unit started at $started, portreserve ready at $ready ($(systemctl is-active $unit))" \
