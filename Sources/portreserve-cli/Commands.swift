@@ -177,22 +177,10 @@ struct Reload: ParsableCommand {
     }
 
     func run() throws {
-        let outcome: ControlOutcome<String>
-        do { outcome = try ControlClient(socketPath: location.socketPath, timeoutSeconds: timeout).reload() } catch {
-            throw CommandFailure("portreserve reload: \(error)")
-        }
-        switch outcome {
-        case .answered(let status): print(status)
-        case .noDaemon:
-            writeAll("portreserve reload: no daemon at \(location.socketPath): nothing to reload\n")
-            throw ExitCode(3)
-        case .timedOut:
-            writeAll("portreserve reload: the daemon at \(location.socketPath) did not answer within \(timeout) seconds\n")
-            throw ExitCode(2)
-        case .rejected(let message): throw CommandFailure("portreserve reload: the daemon rejected the request: \(message)")
-        case .refused(let why): throw CommandFailure("portreserve reload: refused: \(why)")
-        case .permissionDenied(let why): throw CommandFailure("portreserve reload: \(why)")
-        }
+        let client = ControlClient(socketPath: location.socketPath, timeoutSeconds: timeout)
+        print(try answer(of: "reload", at: location.socketPath, timeout: timeout, noDaemon: ": nothing to reload") {
+            try client.reload()
+        })
     }
 }
 
@@ -234,49 +222,57 @@ struct Reclaim: ParsableCommand {
         let client = ControlClient(socketPath: location.socketPath, timeoutSeconds: timeout)
         let deadline = monotonicSeconds() + wait
         while true {
-            let outcome: ControlOutcome<[(String, ReclaimReply)]>
-            do { outcome = try client.reclaim(names) } catch {
-                throw CommandFailure("portreserve reclaim: \(error)")
+            let results = try answer(of: "reclaim", at: location.socketPath, timeout: timeout,
+                                     noDaemon: " (portreserve.socket is not active and none runs): nothing holds the ports") {
+                try client.reclaim(names)
             }
-            switch outcome {
-            case .noDaemon:
-                writeAll("portreserve reclaim: no daemon at \(location.socketPath) (portreserve.socket is not active and none runs): nothing holds the ports\n")
-                throw ExitCode(3)
-            case .timedOut:
-                writeAll("portreserve reclaim: the daemon at \(location.socketPath) did not answer within \(timeout) seconds\n")
-                throw ExitCode(2)
-            case .rejected(let message):
-                throw CommandFailure("portreserve reclaim: the daemon rejected the request: \(message)")
-            case .refused(let why):
-                throw CommandFailure("portreserve reclaim: refused: \(why)")
-            case .permissionDenied(let why):
-                throw CommandFailure("portreserve reclaim: \(why)")
-            case .answered(let results):
-                let notHeld = results.flatMap { name, reply -> [(String, NotHeldSocket)] in
-                    guard case .reclaimed(_, let sockets) = reply else { return [] }
-                    return sockets.map { (name, $0) }
-                }
-                let unknown = results.filter { $0.1 == .unknown }.map(\.0)
-                // Asking again is harmless (what is held stays held) and makes the daemon try at once.
-                let remaining = deadline - monotonicSeconds()
-                if !notHeld.isEmpty && unknown.isEmpty && remaining > 0 {
-                    let soonest = notHeld.compactMap(\.1.retryInSeconds).min().map(Double.init) ?? 1
-                    sleepSeconds(min(remaining, max(0.25, min(soonest, 1))))
-                    continue
-                }
-                for name in unknown { writeAll("portreserve reclaim: \(name): no such service is configured\n") }
-                for (name, socket) in notHeld {
-                    let when = socket.retryInSeconds.map { "; tried again in \($0) s" } ?? ""
-                    writeAll("portreserve reclaim: \(name): \(socket.slot) is not held (\(socket.reason))\(when)\n")
-                }
-                if !notHeld.isEmpty || !unknown.isEmpty { throw ExitCode.failure }
-                return
+            let notHeld = results.flatMap { name, reply -> [(String, NotHeldSocket)] in
+                guard case .reclaimed(_, let sockets) = reply else { return [] }
+                return sockets.map { (name, $0) }
             }
+            let unknown = results.filter { $0.1 == .unknown }.map(\.0)
+            // Asking again is harmless (what is held stays held) and makes the daemon try at once.
+            let remaining = deadline - monotonicSeconds()
+            if !notHeld.isEmpty && unknown.isEmpty && remaining > 0 {
+                let soonest = notHeld.compactMap(\.1.retryInSeconds).min().map(Double.init) ?? 1
+                sleepSeconds(min(remaining, max(0.25, min(soonest, 1))))
+                continue
+            }
+            for name in unknown { writeAll("portreserve reclaim: \(name): no such service is configured\n") }
+            for (name, socket) in notHeld {
+                let when = socket.retryInSeconds.map { "; tried again in \($0) s" } ?? ""
+                writeAll("portreserve reclaim: \(name): \(socket.slot) is not held (\(socket.reason))\(when)\n")
+            }
+            if !notHeld.isEmpty || !unknown.isEmpty { throw ExitCode.failure }
+            return
         }
     }
 
     private func sleepSeconds(_ seconds: Double) {
         _ = poll(nil, 0, CInt(seconds * 1000))
+    }
+}
+
+/// The daemon's answer to `command`, or the exit every control command gives without one: 3 when no
+/// daemon runs (`noDaemon` ends the message with what that means for this command), 2 on timeout,
+/// 1 when the request is rejected or refused or cannot be sent.
+func answer<Answer>(
+    of command: String, at socketPath: String, timeout: Double, noDaemon: String,
+    _ request: () throws -> ControlOutcome<Answer>
+) throws -> Answer {
+    let outcome: ControlOutcome<Answer>
+    do { outcome = try request() } catch { throw CommandFailure("portreserve \(command): \(error)") }
+    switch outcome {
+    case .answered(let answer): return answer
+    case .noDaemon:
+        writeAll("portreserve \(command): no daemon at \(socketPath)\(noDaemon)\n")
+        throw ExitCode(3)
+    case .timedOut:
+        writeAll("portreserve \(command): the daemon at \(socketPath) did not answer within \(timeout) seconds\n")
+        throw ExitCode(2)
+    case .rejected(let message): throw CommandFailure("portreserve \(command): the daemon rejected the request: \(message)")
+    case .refused(let why): throw CommandFailure("portreserve \(command): refused: \(why)")
+    case .permissionDenied(let why): throw CommandFailure("portreserve \(command): \(why)")
     }
 }
 

@@ -123,6 +123,23 @@ import TestSupport
         #expect(result.standardError == "portrelease: the daemon at \(directory.path)/socket did not answer within 0.2 seconds\n")
     }
 
+    /// reload and reclaim give the same exits without an answer: 2 when it does not come, 3 when no
+    /// daemon runs, each line naming the command and the socket.
+    @Test(arguments: ["reload", "reclaim"])
+    func theControlCommandsSayWhyThereIsNoAnswer(command: String) throws {
+        let directory = try TemporaryDirectory("silent")
+        let names = command == "reclaim" ? ["cups"] : []
+        let silent = try boundDatagramSocket(at: directory.path + "/socket")
+        defer { closeDescriptor(silent) }
+        let unanswered = try run(product("portreserve-cli"), [command, "--socket", directory.path + "/socket", "--timeout", "0.2"] + names)
+        #expect(unanswered.status == 2)
+        #expect(unanswered.standardError == "portreserve \(command): the daemon at \(directory.path)/socket did not answer within 0.2 seconds\n")
+        let missing = try run(product("portreserve-cli"), [command, "--socket", directory.path + "/none"] + names)
+        #expect(missing.status == 3)
+        let meaning = command == "reload" ? ": nothing to reload" : " (portreserve.socket is not active and none runs): nothing holds the ports"
+        #expect(missing.standardError == "portreserve \(command): no daemon at \(directory.path)/none\(meaning)\n")
+    }
+
     @Test(arguments: [
         ([String](), "Error: Missing expected argument '<name> ...'"),
         (["--timeout=-1", "cups"], "Error: --timeout must be between 0 and 86400 seconds, got -1.0"),
