@@ -10,10 +10,8 @@ final class RunningDaemon {
     let process = Process()
     let socketPath: String
     let logPath: String
-    private let notify: CInt
-    /// Filled by a reader thread: a real service manager reads notifications at once, and a
-    /// daemon whose notify socket fills up would block in sd_notify.
-    private let notifications = NotificationQueue()
+    /// Reads the daemon's NOTIFY_SOCKET for as long as the daemon runs, as systemd does.
+    private let manager: FakeServiceManager
 
     /// `files` maps a service name to its configuration text.
     init(_ files: [String: String], directory: TemporaryDirectory? = nil, leading: [String] = [], arguments: [String] = [],
@@ -25,7 +23,7 @@ final class RunningDaemon {
         logPath = directory.path + "/daemon.log"
         let notifyPath = directory.path + "/notify"
         unlink(notifyPath)  // a directory reused by a second daemon
-        notify = try boundDatagramSocket(at: notifyPath)
+        manager = try FakeServiceManager(at: notifyPath)
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let daemonArguments = leading + ["--config-dir", directory.path + "/conf", "--socket", socketPath] + arguments
         if launcher.isEmpty {
@@ -41,32 +39,31 @@ final class RunningDaemon {
         process.environment = environment
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let fd = notify, queue = notifications
-        Thread.detachNewThread {
-            while let datagram = try? receive(on: fd, within: 600) {
-                // Like a service manager that drops what it is handed: closing a BARRIER=1 pipe
-                // answers the barrier, and closing stored sockets keeps this process from holding ports.
-                datagram.descriptors.forEach(closeDescriptor)
-                queue.append(String(decoding: datagram.payload, as: UTF8.self))
-            }
+        do { try process.run() } catch {
+            manager.stop()
+            throw error
         }
     }
 
+    /// Never waits without bound: a daemon that outlives SIGTERM by 10 s is a failure of the
+    /// test that owned it (systemd would SIGKILL it too), not a hang of the whole run.
     deinit {
         if process.isRunning {
             process.terminate()
+            if !eventually(within: 10, { !process.isRunning }) {
+                Issue.record("the daemon did not exit within 10 s of SIGTERM; killed. \(manager.failure ?? "")\nIts log:\n\(log)")
+                kill(process.processIdentifier, SIGKILL)
+            }
             process.waitUntilExit()
         }
-        shutdown(notify, CInt(SHUT_RDWR))
-        closeDescriptor(notify)
+        manager.stop()
     }
 
     /// The next sd_notify message, or nil after `seconds`.
     func nextNotification(within seconds: Double = 20) throws -> String? {
         var message: String?
         _ = eventually(within: seconds) {
-            message = notifications.pop()
+            message = manager.pop()
             return message != nil
         }
         return message
@@ -86,7 +83,7 @@ final class RunningDaemon {
         while let message = try nextNotification() {
             if message.split(separator: "\n").contains("READY=1") { return message }
         }
-        Issue.record("the daemon never sent READY=1; its log:\n\(log)")
+        Issue.record("the daemon never sent READY=1. \(manager.failure ?? "")\nIts log:\n\(log)")
         return ""
     }
 
@@ -116,11 +113,70 @@ func isHeld(_ port: UInt16) -> Bool { Probe.allCases.allSatisfy { !canBind(port,
 /// Every protocol and family of `port` is free.
 func isFree(_ port: UInt16) -> Bool { Probe.allCases.allSatisfy { canBind(port, $0) } }
 
-private final class NotificationQueue: @unchecked Sendable {
+/// The service manager's side of NOTIFY_SOCKET, on a thread of its own: it reads every message at
+/// once and closes every descriptor passed with one (stored sockets, BARRIER=1 pipes), as systemd
+/// does. Otherwise the daemon's sd_notify blocks on a full socket and its barrier waits out its
+/// timeout.
+///
+/// The thread owns the socket and is the only one to close it, after `stop()`: a socket closed
+/// under a reader that goes on polling its number would read whatever reuses that number (another
+/// test's socket, in this one process), and a reader gone quietly would leave its daemon blocked.
+/// Interrupted waits are retried; any other error is kept in `failure` for the test to show.
+private final class FakeServiceManager: @unchecked Sendable {
+    private let fd: CInt
     private let lock = NSLock()
     private var messages: [String] = []
+    private var stopRequested = false
+    private var readerDone = false
+    private var failureText: String?
 
-    func append(_ message: String) { lock.withLock { messages.append(message) } }
+    init(at path: String) throws {
+        fd = try boundDatagramSocket(at: path)
+        Thread.detachNewThread { [self] in read() }
+    }
 
+    /// Why the reader stopped before it was asked to, if it did.
+    var failure: String? { lock.withLock { failureText } }
+
+    /// The oldest message not yet taken.
     func pop() -> String? { lock.withLock { messages.isEmpty ? nil : messages.removeFirst() } }
+
+    /// Ends the reader; the socket is closed by whichever of the two comes last.
+    func stop() {
+        lock.withLock {
+            stopRequested = true
+            if readerDone { closeDescriptor(fd) } else { shutdown(fd, CInt(SHUT_RDWR)) }  // wakes its poll
+        }
+    }
+
+    private func read() {
+        while true {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, -1)
+            let code = errno
+            if lock.withLock({ stopRequested }) { break }
+            if ready < 0 {
+                if code == EINTR { continue }
+                fail("poll: \(String(cString: strerror(code)))")
+                break
+            }
+            do {
+                guard let datagram = try receiveDatagram(fd, capacity: 1 << 20, wait: false) else { continue }
+                datagram.descriptors.forEach(closeDescriptor)
+                let text = String(decoding: datagram.payload, as: UTF8.self)
+                lock.withLock { messages.append(text) }
+            } catch {
+                fail("\(error)")
+                break
+            }
+        }
+        lock.withLock {
+            readerDone = true
+            if stopRequested { closeDescriptor(fd) }
+        }
+    }
+
+    private func fail(_ why: String) {
+        lock.withLock { failureText = "The fake service manager stopped reading NOTIFY_SOCKET: \(why)." }
+    }
 }

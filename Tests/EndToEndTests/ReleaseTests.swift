@@ -19,8 +19,10 @@ import TestSupport
             let result = try daemon.portrelease(["s\(index)"])
             if result.status != 0 || !result.standardError.isEmpty { failures.append("s\(index): \(result)") }
             for probe in Probe.allCases where !canBind(port, probe) { failures.append("s\(index): \(port) \(probe) still taken") }
+            // One broken release says what broke; 200 of them waiting out the timeout say nothing more.
+            if !failures.isEmpty { break }
         }
-        #expect(failures.isEmpty, "\(failures.prefix(10))")
+        #expect(failures.isEmpty, "\(failures)\n\(daemon.log.suffix(2000))")
         // Everything is released: the daemon stays (a late release costs no start-up), and a
         // stop takes its socket file with it.
         #expect(daemon.exitStatus(within: 0.5) == nil)
