@@ -67,6 +67,8 @@ extension ReservationEvent {
         let rows = table.status()
         #expect(rows.map(\.service) == ["a", "a", "b"])
         #expect(rows[1].sharedWith == ["b"])
+        // a's two ports began with one owners array: b joining one of them leaves the other alone.
+        #expect(rows[0].sharedWith == [])
         #expect(rows[1].state == .released(by: "b", unit: "b.service"))
     }
 
