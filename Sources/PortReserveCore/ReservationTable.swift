@@ -149,8 +149,10 @@ struct FamilyStates: Sequence, Equatable {
 /// family and belongs to all of them; releasing any of them gives it up. Sockets are closed in
 /// one place, here, so "released" always means "closed".
 final class ReservationTable {
-    private struct Reservation {
-        let key: PortKey
+    /// A bucket of the largest table: 32 bytes, four words (a test pins it). It does not repeat
+    /// its key, which the dictionary holds: that was 8 bytes more in every bucket, 32 KB at
+    /// 1,000 entries.
+    struct Reservation {
         /// The configured, not forgotten services that name the port (released ones included, for status).
         var owners: [String]
         var states: FamilyStates
@@ -497,7 +499,7 @@ final class ReservationTable {
         if !held.isEmpty { events.append(.reserved(service: name, port, sockets: held)) }
         var owners = existing?.owners ?? sole ?? []
         if !owners.contains(name) { owners.append(name) }
-        update(port) { $0 = Reservation(key: port, owners: owners, states: states, since: Self.now()) }
+        update(port) { $0 = Reservation(owners: owners, states: states, since: Self.now()) }
         return events
     }
 
@@ -526,7 +528,7 @@ final class ReservationTable {
     /// what changed: a release costs the service's own ports, whatever the size of the table.
     private func update(_ port: PortKey, remove: Bool = false, _ change: (inout Reservation) -> Void) {
         if updateIfPresent(port, remove: remove, change) { return }
-        var reservation = Reservation(key: port, owners: [], states: FamilyStates(), since: Self.now())
+        var reservation = Reservation(owners: [], states: FamilyStates(), since: Self.now())
         change(&reservation)
         guard !remove else { return }
         reservations[port] = reservation

@@ -329,4 +329,5 @@ extension ReservationEvent {
 @Test func aSocketsStateIsAPointerOrADescriptor() {
     #expect(MemoryLayout<SocketState>.size <= 9, "\(MemoryLayout<SocketState>.size)")
     #expect(MemoryLayout<FamilyStates>.stride <= 32, "\(MemoryLayout<FamilyStates>.stride)")
+    #expect(MemoryLayout<ReservationTable.Reservation>.stride <= 32, "\(MemoryLayout<ReservationTable.Reservation>.stride)")
 }
