@@ -467,8 +467,8 @@ final class ReservationTable {
     }
 
     /// `name` takes a share in `port`: shared when it is held, bound (again) otherwise.
-    /// `owners` is `[name]`, passed in so that one service's ports can share it.
-    private func take(_ port: PortKey, for name: String, owners sole: [String]? = nil) -> [ReservationEvent] {
+    /// `owners`, when given, is `[name]`, passed in so that one service's ports can share it.
+    private func take(_ port: PortKey, for name: String, owners sole: [String] = []) -> [ReservationEvent] {
         let existing = reservations[port]
         if let existing, existing.isHeld {
             update(port) { $0.owners.append(name) }
@@ -497,7 +497,7 @@ final class ReservationTable {
             }
         }
         if !held.isEmpty { events.append(.reserved(service: name, port, sockets: held)) }
-        var owners = existing?.owners ?? sole ?? []
+        var owners = existing?.owners ?? sole
         if !owners.contains(name) { owners.append(name) }
         update(port) { $0 = Reservation(owners: owners, states: states, since: Self.now()) }
         return events

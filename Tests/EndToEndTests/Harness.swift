@@ -23,7 +23,6 @@ final class RunningDaemon {
         logPath = directory.path + "/daemon.log"
         let notifyPath = directory.path + "/notify"
         unlink(notifyPath)  // a directory reused by a second daemon
-        manager = try FakeServiceManager(at: notifyPath)
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let daemonArguments = leading + ["--config-dir", directory.path + "/conf", "--socket", socketPath] + arguments
         if launcher.isEmpty {
@@ -39,6 +38,7 @@ final class RunningDaemon {
         process.environment = environment
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = FileHandle.nullDevice
+        manager = try FakeServiceManager(at: notifyPath)
         do { try process.run() } catch {
             manager.stop()
             throw error
