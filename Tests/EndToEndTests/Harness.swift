@@ -50,11 +50,11 @@ final class RunningDaemon {
     deinit {
         if process.isRunning {
             process.terminate()
-            if !eventually(within: 10, { !process.isRunning }) {
+            if exitStatus(within: 10) == nil {
                 Issue.record("the daemon did not exit within 10 s of SIGTERM; killed. \(manager.failure ?? "")\nIts log:\n\(log)")
                 kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
             }
-            process.waitUntilExit()
         }
         manager.stop()
     }
@@ -121,7 +121,8 @@ func isFree(_ port: UInt16) -> Bool { Probe.allCases.allSatisfy { canBind(port, 
 /// The thread owns the socket and is the only one to close it, after `stop()`: a socket closed
 /// under a reader that goes on polling its number would read whatever reuses that number (another
 /// test's socket, in this one process), and a reader gone quietly would leave its daemon blocked.
-/// Interrupted waits are retried; any other error is kept in `failure` for the test to show.
+/// It reads through `receive(on:)`, which waits out signals; any error is kept in `failure` for the
+/// test to show.
 private final class FakeServiceManager: @unchecked Sendable {
     private let fd: CInt
     private let lock = NSLock()
@@ -151,24 +152,16 @@ private final class FakeServiceManager: @unchecked Sendable {
 
     private func read() {
         while true {
-            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&poller, 1, -1)
-            let code = errno
-            if lock.withLock({ stopRequested }) { break }
-            if ready < 0 {
-                if code == EINTR { continue }
-                fail("poll: \(String(cString: strerror(code)))")
-                break
-            }
-            do {
-                guard let datagram = try receiveDatagram(fd, capacity: 1 << 20, wait: false) else { continue }
-                datagram.descriptors.forEach(closeDescriptor)
-                let text = String(decoding: datagram.payload, as: UTF8.self)
-                lock.withLock { messages.append(text) }
-            } catch {
+            let datagram: ReceivedDatagram?
+            do { datagram = try receive(on: fd, within: 3600) } catch {
                 fail("\(error)")
                 break
             }
+            if lock.withLock({ stopRequested }) { break }
+            guard let datagram else { continue }
+            datagram.descriptors.forEach(closeDescriptor)
+            let text = String(decoding: datagram.payload, as: UTF8.self)
+            lock.withLock { messages.append(text) }
         }
         lock.withLock {
             readerDone = true

@@ -89,12 +89,18 @@ public func eventually(within seconds: Double = 10, _ condition: () throws -> Bo
     return try condition()
 }
 
-/// Receives one datagram on `fd`, waiting at most `seconds`; nil when nothing came.
+/// Receives one datagram on `fd`, waiting at most `seconds`; nil when nothing came. A wait cut short
+/// by a signal goes on for the time left, and a failed poll throws: neither is "nothing came".
 public func receive(on fd: CInt, within seconds: Double = 10, capacity: Int = 1 << 20) throws -> ReceivedDatagram? {
-    var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-    let ready = poll(&poller, 1, CInt(seconds * 1000))
-    guard ready > 0 else { return nil }
-    return try receiveDatagram(fd, capacity: capacity)
+    let deadline = monotonicSeconds() + seconds
+    while true {
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&poller, 1, CInt(max(0, (deadline - monotonicSeconds()) * 1000)))
+        if ready > 0 { return try receiveDatagram(fd, capacity: capacity) }
+        if ready == 0 { return nil }
+        let code = errno
+        if code != EINTR { throw SystemError(call: "poll", subject: "fd \(fd)", errno: code) }
+    }
 }
 
 /// A Unix datagram socket bound to `path`, for tests that play the other side of a protocol.
