@@ -70,7 +70,10 @@ build: cxx-archive
 cxx-archive:
 ifeq ($(STATIC_LIBSTDCXX),yes)
 	@archive=$$($(CC) -print-file-name=libstdc++.a); \
-	case $$archive in /*) ;; *) echo "libstdc++.a not found (Debian: libstdc++-12-dev; Fedora: libstdc++-static), or build with STATIC_LIBSTDCXX=no" >&2; exit 1 ;; esac; \
+	case $$archive in /*) ;; *) \
+		echo "libstdc++.a not found (Debian: libstdc++-12-dev; Fedora: libstdc++-static)," \
+			"or build with STATIC_LIBSTDCXX=no" >&2; exit 1 ;; \
+	esac; \
 	mkdir -p $(CXXARCHIVEDIR) && ln -sfn "$$archive" $(CXXARCHIVEDIR)/libstdc++.a
 endif
 
