@@ -40,6 +40,15 @@ public struct Configuration: Equatable, Sendable {
     /// Sorted by name.
     public let services: [ServiceConfiguration]
     public let problems: [ConfigurationProblem]
+    /// The services whose file is there but could not be read, with its path: what they reserve
+    /// now is unknown, so a reload keeps what they had.
+    public let unreadable: [String: String]
+
+    public init(services: [ServiceConfiguration], problems: [ConfigurationProblem], unreadable: [String: String] = [:]) {
+        self.services = services
+        self.problems = problems
+        self.unreadable = unreadable
+    }
 }
 
 /// Reads the configuration directories with the original's rules (a file per service, names with
@@ -68,6 +77,7 @@ public struct ConfigurationLoader: Sendable {
         let (chosen, layering) = ConfigurationFiles.layered(directories)
         var problems = layering
         var services: [ServiceConfiguration] = []
+        var unreadable: [String: String] = [:]
         let database = servicesDatabase.snapshot()
         var linesSinceCheck = 0
         for (name, path) in chosen {
@@ -77,6 +87,7 @@ public struct ConfigurationLoader: Sendable {
                 continue
             case .unreadable(let message):
                 problems.append(ConfigurationProblem(file: path, line: nil, message: message))
+                unreadable[name] = path
             case .contents(let bytes):
                 guard let (entries, hook, lineProblems) = parse(bytes, file: path, database: database, linesSinceCheck: &linesSinceCheck,
                                                                 interrupted: interrupted) else { return nil }
@@ -84,7 +95,7 @@ public struct ConfigurationLoader: Sendable {
                 services.append(ServiceConfiguration(name: name, file: path, entries: entries, hook: hook))
             }
         }
-        return Configuration(services: services, problems: problems)
+        return Configuration(services: services, problems: problems, unreadable: unreadable)
     }
 
     /// The entries of one file, and a problem for each line that names no port: for the tests and

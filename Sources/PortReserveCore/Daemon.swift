@@ -151,7 +151,7 @@ public final class Daemon {
         var failures: [String] = []
         var events: [ReservationEvent] = []
         for name in table.serviceNames where !names.contains(name) {
-            if let file = table.file(of: name), broken.contains(file) {
+            if let file = configuration.unreadable[name] {
                 logger.warning("keeping the reservations of \(name): \(file) cannot be read", metadata: fields(name))
                 continue
             }

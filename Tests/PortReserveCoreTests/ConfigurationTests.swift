@@ -179,6 +179,9 @@ func load(_ directories: String...) -> Configuration {
             "\(etc.path)/subdir: ignored: a directory, not a file",
             "\(etc.path)/with space: ignored: service name \"with space\" contains spaces, control or format characters",
         ])
+        // Only the file that is there but cannot be read leaves its service unknown; a bad line
+        // does not, and a bad name is no service.
+        #expect(configuration.unreadable == ["subdir": etc.path + "/subdir"])
     }
 
     @Test func systemDatabaseResolvesRealNames() {

@@ -168,6 +168,23 @@ import PortReserveProtocol
         #expect(daemon.table.isReleased("beta") == true)
     }
 
+    /// A file that is there but cannot be read says nothing of what its service reserves now:
+    /// the reload keeps what it had, and says why. A file that is gone gives the service up.
+    @Test func aFileThatCannotBeReadKeepsItsReservationsAtReload() throws {
+        let log = LogRecorder()
+        let daemon = makeTestDaemon(in: directory, manager: manager, log: log)
+        daemon.start()
+        let alphaBefore = heldDescriptors(daemon, "alpha")
+        try FileManager.default.removeItem(atPath: directory.path + "/conf/alpha")
+        try FileManager.default.createDirectory(atPath: directory.path + "/conf/alpha", withIntermediateDirectories: false)
+        try FileManager.default.removeItem(atPath: directory.path + "/conf/beta")
+        daemon.reload()
+        #expect(heldDescriptors(daemon, "alpha") == alphaBefore)
+        #expect(!canBind(ports[0], .tcp4))
+        #expect(daemon.table.isReleased("beta") == nil && canBind(ports[1], .udp4))
+        #expect(log.entries.contains { $0.message == "keeping the reservations of alpha: \(directory.path)/conf/alpha cannot be read" })
+    }
+
     @Test func reclaimHoldsTheSameServiceAgainAndForgetsTheRelease() throws {
         let daemon = makeDaemon()
         daemon.start()
