@@ -169,7 +169,7 @@ final class ReservationTable {
 
     private struct Service {
         /// The ports its configuration names, in order.
-        var ports: [PortKey]
+        var ports: PortList
         var released: Bool
     }
 
@@ -241,7 +241,7 @@ final class ReservationTable {
 
     /// Binds every port of `service` that no other service holds yet, and shares those that one does.
     func add(_ service: ServiceConfiguration) -> [ReservationEvent] {
-        services[service.name] = Service(ports: service.ports, released: false)
+        services[service.name] = Service(ports: PortList(service.ports), released: false)
         sortedNames = nil
         // One owners array for all of the service's ports: they share its storage until a second
         // owner joins one of them, instead of allocating one each (64 bytes a port).
@@ -254,7 +254,7 @@ final class ReservationTable {
     /// Its ports are listed as released (shared with whoever else names them), so status looks
     /// the same before and after a restart.
     func addReleased(_ service: ServiceConfiguration) {
-        services[service.name] = Service(ports: service.ports, released: true)
+        services[service.name] = Service(ports: PortList(service.ports), released: true)
         sortedNames = nil
         for port in service.ports {
             update(port) { reservation in
@@ -271,7 +271,7 @@ final class ReservationTable {
     /// an unchanged reservation is never closed and opened again. A released service stays released.
     func update(_ service: ServiceConfiguration) -> [ReservationEvent] {
         guard let old = services[service.name] else { return add(service) }
-        services[service.name] = Service(ports: service.ports, released: old.released)
+        services[service.name] = Service(ports: PortList(service.ports), released: old.released)
         if old.released { return [] }
         let kept = Set(service.ports)
         var events = old.ports.filter { !kept.contains($0) }.flatMap { drop($0, from: service.name) }

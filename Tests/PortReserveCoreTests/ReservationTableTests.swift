@@ -331,3 +331,16 @@ extension ReservationEvent {
     #expect(MemoryLayout<FamilyStates>.stride <= 32, "\(MemoryLayout<FamilyStates>.stride)")
     #expect(MemoryLayout<ReservationTable.Reservation>.stride <= 32, "\(MemoryLayout<ReservationTable.Reservation>.stride)")
 }
+
+/// A service's ports read back as configured, whether inline (up to two) or in an array, and the
+/// inline form costs the services table no more than an array reference did.
+@Test(arguments: 0...4) func aPortListReadsBackWhatItWasGiven(count: Int) {
+    let all = [PortKey(631, .tcp), PortKey(631, .udp), PortKey(873, .tcp), PortKey(993, .tcp)]
+    let ports = Array(all.prefix(count))
+    let list = PortList(ports)
+    #expect(Array(list) == ports)
+    #expect(list.count == count)
+    #expect(list.isEmpty == (count == 0))
+    #expect(list.last == ports.last)
+    #expect(MemoryLayout<PortList>.stride <= 16, "\(MemoryLayout<PortList>.stride)")
+}
