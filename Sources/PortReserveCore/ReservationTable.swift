@@ -256,27 +256,36 @@ final class ReservationTable {
     func addReleased(_ service: ServiceConfiguration) {
         services[service.name] = Service(ports: PortList(service.ports), released: true)
         sortedNames = nil
-        for port in service.ports {
-            update(port) { reservation in
-                reservation.owners.append(service.name)
-                if reservation.states.isEmpty {
-                    for family in families { reservation.states[family] = .released(by: service.name, unit: nil) }
-                }
+        for port in service.ports { join(port, released: service.name) }
+    }
+
+    /// The released service `name` names `port` too: an owner that holds nothing of it.
+    private func join(_ port: PortKey, released name: String) {
+        update(port) { reservation in
+            reservation.owners.append(name)
+            if reservation.states.isEmpty {
+                for family in families { reservation.states[family] = .released(by: name, unit: nil) }
             }
         }
     }
 
     /// Brings a configured service to its new configuration: ports it no longer names are given up
     /// (unless another service names them), new ones are taken, and the others are not touched:
-    /// an unchanged reservation is never closed and opened again. A released service stays released.
+    /// an unchanged reservation is never closed and opened again. A released service stays released,
+    /// and its ownership follows the file all the same: a port it no longer names must not stay held
+    /// for it once the other services that name it are gone.
     func update(_ service: ServiceConfiguration) -> [ReservationEvent] {
         guard let old = services[service.name] else { return add(service) }
         services[service.name] = Service(ports: PortList(service.ports), released: old.released)
-        if old.released { return [] }
         let kept = Set(service.ports)
         var events = old.ports.filter { !kept.contains($0) }.flatMap { drop($0, from: service.name) }
         let had = Set(old.ports)
-        events += service.ports.filter { !had.contains($0) }.flatMap { take($0, for: service.name) }
+        let added = service.ports.filter { !had.contains($0) }
+        if old.released {
+            for port in added { join(port, released: service.name) }
+        } else {
+            events += added.flatMap { take($0, for: service.name) }
+        }
         return events
     }
 

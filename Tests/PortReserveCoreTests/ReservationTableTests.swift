@@ -344,3 +344,55 @@ extension ReservationEvent {
     #expect(list.last == ports.last)
     #expect(MemoryLayout<PortList>.stride <= 16, "\(MemoryLayout<PortList>.stride)")
 }
+
+/// The counters behind the STATUS= line are kept by each change, never recounted: after any
+/// sequence of adds, updates, releases, reclaims and forgets over shared ports, they must say
+/// what a count of the table's own rows says.
+@Test func theSummaryAlwaysAgreesWithARecountOfTheTable() {
+    let numbers = unusedPorts(4)
+    let keys = numbers.flatMap { [PortKey($0, .tcp), PortKey($0, .udp)] }
+    let names = ["a", "b", "c", "d", "e"]
+    var random = SystemRandomNumberGenerator()
+    for _ in 0..<20 {
+        let table = ReservationTable(families: [.ipv4, .ipv6])
+        for _ in 0..<60 {
+            let name = names.randomElement(using: &random)!
+            let ports = Array(keys.shuffled(using: &random).prefix(Int.random(in: 0...3, using: &random)))
+            switch Int.random(in: 0..<6, using: &random) {
+            case 0: _ = table.isReleased(name) == nil ? table.add(service(name, ports)) : table.update(service(name, ports))
+            case 1: if table.isReleased(name) == nil { table.addReleased(service(name, ports)) }
+            case 2: _ = table.update(service(name, ports))
+            case 3: _ = table.release(name)
+            case 4: _ = table.reclaim(name)
+            default: table.forget(name)
+            }
+            let rows = table.status()
+            let held = rows.filter { if case .held = $0.state { true } else { false } }
+            let heldSlots = Set(held.map { SocketSlot($0.port, $0.family) })
+            let retried = Set(rows.filter(\.state.isRetried).map { SocketSlot($0.port, $0.family) })
+            #expect(table.summary() == ReservationSummary(
+                ports: Set(heldSlots.map(\.key)).count, services: Set(held.map(\.service)).count,
+                retrying: retried.count, sockets: heldSlots.count))
+        }
+    }
+}
+
+/// A released service whose file no longer names a shared port gives up its share all the same:
+/// once the service that holds the port goes too, the port is free, not held for nobody.
+@Test func aReleasedServiceThatStopsNamingASharedPortDoesNotKeepItHeld() {
+    let port = unusedPorts(1)[0]
+    let key = PortKey(port, .tcp)
+    let table = ReservationTable(families: [.ipv4])
+    _ = table.add(service("cups", [key]))
+    table.addReleased(service("lpd", [key]))
+    #expect(table.update(service("lpd", [])).isEmpty)
+    #expect(table.summary().services == 1)
+    #expect(table.forget("cups") == [.givenUp(service: "cups", key)])
+    #expect(canBind(port, .tcp4))
+    #expect(table.summary() == ReservationSummary())
+    // And a port it comes to name is listed for it, released, without being taken.
+    let other = PortKey(unusedPorts(1)[0], .udp)
+    #expect(table.update(service("lpd", [other])).isEmpty)
+    #expect(table.status().map(\.state) == [.released(by: "lpd", unit: nil)])
+    #expect(canBind(other.port, .udp4))
+}
