@@ -171,6 +171,9 @@ final class ReservationTable {
         /// The ports its configuration names, in order.
         var ports: PortList
         var released: Bool
+        /// How many held ports it has a share in, for the count of services in the STATUS= line.
+        /// Here rather than in a table of its own: the services table's buckets had room for it.
+        var heldPorts: Int32 = 0
     }
 
     let families: [AddressFamily]
@@ -205,8 +208,8 @@ final class ReservationTable {
     private(set) var heldSocketCount = 0
     private var heldPortCount = 0
     private var retriedCount = 0
-    /// How many held ports each service has a share in; a service leaves the map at zero.
-    private var heldPortsPerService: [String: Int] = [:]
+    /// The services with a share in at least one held port.
+    private var servicesHoldingPorts = 0
 
     init(
         families: [AddressFamily],
@@ -232,7 +235,6 @@ final class ReservationTable {
     /// thousands of entries does not grow (and re-hash) the tables a dozen times.
     func reserveCapacity(services: Int, ports: Int) {
         self.services.reserveCapacity(self.services.count + services)
-        heldPortsPerService.reserveCapacity(heldPortsPerService.count + services)
         reservations.reserveCapacity(reservations.count + ports)
     }
 
@@ -276,7 +278,7 @@ final class ReservationTable {
     /// for it once the other services that name it are gone.
     func update(_ service: ServiceConfiguration) -> [ReservationEvent] {
         guard let old = services[service.name] else { return add(service) }
-        services[service.name] = Service(ports: PortList(service.ports), released: old.released)
+        services[service.name] = Service(ports: PortList(service.ports), released: old.released, heldPorts: old.heldPorts)
         let kept = Set(service.ports)
         var events = old.ports.filter { !kept.contains($0) }.flatMap { drop($0, from: service.name) }
         let had = Set(old.ports)
@@ -292,9 +294,12 @@ final class ReservationTable {
     /// Removes `name` from the table: ports no other service names are closed.
     @discardableResult
     func forget(_ name: String) -> [ReservationEvent] {
-        guard let service = services.removeValue(forKey: name) else { return [] }
+        guard let service = services[name] else { return [] }
+        // Dropped while still in the table, so that its held ports are counted out.
+        let events = service.ports.flatMap { drop($0, from: name) }
+        services[name] = nil
         sortedNames = nil
-        return service.ports.flatMap { drop($0, from: name) }
+        return events
     }
 
     /// Closes every socket of `name`, and stops trying to bind those it could not hold. Costs the
@@ -450,7 +455,7 @@ final class ReservationTable {
     }
 
     func summary() -> ReservationSummary {
-        ReservationSummary(ports: heldPortCount, services: heldPortsPerService.count, retrying: retriedCount, sockets: heldSocketCount)
+        ReservationSummary(ports: heldPortCount, services: servicesHoldingPorts, retrying: retriedCount, sockets: heldSocketCount)
     }
 
     /// Closes everything, for shutdown. The descriptor store is not told: what systemd keeps
@@ -468,7 +473,8 @@ final class ReservationTable {
         retriedCount = 0
         heldSocketCount = 0
         heldPortCount = 0
-        heldPortsPerService = [:]
+        servicesHoldingPorts = 0
+        for index in services.indices { services.values[index].heldPorts = 0 }
     }
 
     /// `name` takes a share in `port`: shared when it is held, bound (again) otherwise.
@@ -559,14 +565,16 @@ final class ReservationTable {
         retriedCount += retried.after - retried.before
         heldPortCount += (held.after > 0 ? 1 : 0) - (held.before > 0 ? 1 : 0)
         if held.before > 0 && held.after > 0 && owners.before == owners.after { return }
-        if held.before > 0 {
-            for owner in owners.before {
-                guard let index = heldPortsPerService.index(forKey: owner) else { continue }
-                heldPortsPerService.values[index] -= 1
-                if heldPortsPerService.values[index] == 0 { heldPortsPerService.remove(at: index) }
-            }
-        }
-        if held.after > 0 { for owner in owners.after { heldPortsPerService[owner, default: 0] += 1 } }
+        if held.before > 0 { for owner in owners.before { countHeldPort(of: owner, by: -1) } }
+        if held.after > 0 { for owner in owners.after { countHeldPort(of: owner, by: 1) } }
+    }
+
+    private func countHeldPort(of owner: String, by change: Int32) {
+        guard let index = services.index(forKey: owner) else { return }
+        let before = services.values[index].heldPorts
+        let after = before + change
+        services.values[index].heldPorts = after
+        servicesHoldingPorts += (after > 0 ? 1 : 0) - (before > 0 ? 1 : 0)
     }
 
     private static func now() -> Int { Int(time(nil)) }
