@@ -92,14 +92,15 @@ public final class Daemon {
         // descriptor store copies and the journal entries follow. Neither can be lost by that
         // order: SIGTERM is read only after this function, and systemd handles the store messages
         // queued before an exit before it handles the exit.
+        // The released services first: a port one of them names is given up, and binding it for
+        // another service that names it too would only close it again.
         var events: [ReservationEvent] = []
         var skipped: [String] = []
-        for service in configuration.services {
-            if released.contains(service.name) {
-                table.addReleased(service)
-                skipped.append(service.name)
-                continue
-            }
+        for service in configuration.services where released.contains(service.name) {
+            events += table.addReleased(service)
+            skipped.append(service.name)
+        }
+        for service in configuration.services where !released.contains(service.name) {
             events += table.add(service)
         }
         let discarded = store.discardUnclaimed()
@@ -167,7 +168,7 @@ public final class Daemon {
                 }
                 events += table.update(service)
             } else if released.contains(service.name) {
-                table.addReleased(service)
+                events += table.addReleased(service)
             } else {
                 events += table.add(service)
             }
@@ -286,7 +287,7 @@ public final class Daemon {
             switch event {
             case .reserved(let service, let key, let sockets): store.store(sockets.map(\.descriptor), key, service: service)
             case .heldAgain(let service, let slot, let descriptor, _): store.store([descriptor], slot.key, service: service)
-            case .givenUp(_, let key): store.remove(key)
+            case .givenUp(_, let key), .releasedWith(_, let key): store.remove(key)
             case .shared, .conflict, .failed: break
             }
         }

@@ -26,6 +26,10 @@ extension Daemon {
             metadata[JournalFieldName.messageID] = "\(MessageID.reserved)"
             metadata[JournalFieldName.family] = "\(slot.family.rawValue)"
             logger.notice("holding \(slot) for \(service) at last, after \(attempts) attempts", metadata: metadata)
+        case .releasedWith(let released, let key):
+            var metadata = fields(released, key)
+            metadata[JournalFieldName.messageID] = "\(MessageID.released)"
+            logger.info("gave up \(key): \(released), which names it too, was released earlier in this boot", metadata: metadata)
         case .givenUp(let service, let key):
             var metadata = fields(service, key)
             metadata[JournalFieldName.messageID] = "\(MessageID.released)"

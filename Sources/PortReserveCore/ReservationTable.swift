@@ -55,6 +55,9 @@ public enum ReservationEvent: Equatable, Sendable {
     case heldAgain(service: String, SocketSlot, descriptor: CInt, attempts: Int)
     /// No configured service names the port any more: its sockets were closed.
     case givenUp(service: String, PortKey)
+    /// The port's sockets were closed because `released`, a service that names it too, was
+    /// released earlier in this boot (it came back to the configuration, or came to name the port).
+    case releasedWith(released: String, PortKey)
 }
 
 extension ReservationEvent {
@@ -148,6 +151,11 @@ struct FamilyStates: Sequence, Equatable {
 /// Owns every reserved socket. A port named by several services is held by one socket per
 /// family and belongs to all of them; releasing any of them gives it up. Sockets are closed in
 /// one place, here, so "released" always means "closed".
+///
+/// One rule decides whether a port is held, whatever the order of the changes that led there:
+/// while some configured service names it, it is held if none of them is released, and given up
+/// if one is. So a restart, which builds the table again from the files and the record of
+/// releases, holds exactly what the daemon before it held.
 final class ReservationTable {
     /// A bucket of the largest table: 32 bytes, four words (a test pins it). It does not repeat
     /// its key, which the dictionary holds: that was 8 bytes more in every bucket, 32 KB at
@@ -255,20 +263,38 @@ final class ReservationTable {
     /// boot, so it must not take its ports again.
     /// Its ports are listed as released (shared with whoever else names them), so status looks
     /// the same before and after a restart.
-    func addReleased(_ service: ServiceConfiguration) {
+    /// A port it shares with services that hold it is given up (`.releasedWith`); adding the
+    /// released services first, as start-up does, binds nothing only to close it.
+    @discardableResult
+    func addReleased(_ service: ServiceConfiguration) -> [ReservationEvent] {
         services[service.name] = Service(ports: PortList(service.ports), released: true)
         sortedNames = nil
-        for port in service.ports { join(port, released: service.name) }
+        return service.ports.compactMap { join($0, released: service.name) }
     }
 
-    /// The released service `name` names `port` too: an owner that holds nothing of it.
-    private func join(_ port: PortKey, released name: String) {
+    /// The released service `name` names `port` too: an owner that holds nothing of it, and by
+    /// the table's rule the port is given up, if it was held or being tried for others.
+    private func join(_ port: PortKey, released name: String) -> ReservationEvent? {
+        var closed = false
         update(port) { reservation in
-            reservation.owners.append(name)
-            if reservation.states.isEmpty {
-                for family in families { reservation.states[family] = .released(by: name, unit: nil) }
+            if !reservation.owners.contains(name) { reservation.owners.append(name) }
+            for family in families {
+                if case .released? = reservation.states[family] { continue }
+                if case .held(let fd)? = reservation.states[family] {
+                    closeDescriptor(fd)
+                    closed = true
+                    reservation.since = Self.now()
+                }
+                if !retries.isEmpty { retries[SocketSlot(port, family)] = nil }
+                reservation.states[family] = .released(by: name, unit: nil)
             }
         }
+        return closed ? .releasedWith(released: name, port) : nil
+    }
+
+    /// The first owner of `reservation` that is released: while there is one, the port stays given up.
+    private func releasedOwner(of reservation: Reservation) -> String? {
+        reservation.owners.first { services[$0]?.released == true }
     }
 
     /// Brings a configured service to its new configuration: ports it no longer names are given up
@@ -284,7 +310,7 @@ final class ReservationTable {
         let had = Set(old.ports)
         let added = service.ports.filter { !had.contains($0) }
         if old.released {
-            for port in added { join(port, released: service.name) }
+            events += added.compactMap { join($0, released: service.name) }
         } else {
             events += added.flatMap { take($0, for: service.name) }
         }
@@ -477,13 +503,18 @@ final class ReservationTable {
         for index in services.indices { services.values[index].heldPorts = 0 }
     }
 
-    /// `name` takes a share in `port`: shared when it is held, bound (again) otherwise.
+    /// `name` (not released) takes a share in `port`: shared when it is held, left given up when
+    /// another service that names it is released, bound (again) otherwise.
     /// `owners`, when given, is `[name]`, passed in so that one service's ports can share it.
     private func take(_ port: PortKey, for name: String, owners sole: [String] = []) -> [ReservationEvent] {
         let existing = reservations[port]
         if let existing, existing.isHeld {
             update(port) { $0.owners.append(name) }
             return [.shared(service: name, port, with: existing.owners.first ?? name)]
+        }
+        if let existing, releasedOwner(of: existing) != nil {
+            if !existing.owners.contains(name) { update(port) { $0.owners.append(name) } }
+            return []
         }
         var events: [ReservationEvent] = []
         var states = FamilyStates()
@@ -518,12 +549,18 @@ final class ReservationTable {
         retries[slot] = Retry(attempts: 1, due: clock() + retrySchedule.delay(afterFailure: 1), since: Self.now())
     }
 
-    /// `name` gives up its share in `port`; the last owner to go closes it.
+    /// `name` gives up its share in `port`; the last owner to go closes it. When `name` was the
+    /// released service that had the port given up, the owners left, none of them released, hold
+    /// it again, as a restart would.
     private func drop(_ port: PortKey, from name: String) -> [ReservationEvent] {
         guard let reservation = reservations[port] else { return [] }
         let owners = reservation.owners.filter { $0 != name }
         if !owners.isEmpty {
             update(port) { $0.owners = owners }
+            let now = reservations[port]!
+            if !now.isHeld && now.retriedCount == 0 && releasedOwner(of: now) == nil {
+                return take(port, for: owners[0])
+            }
             return []
         }
         for (family, state) in reservation.states {

@@ -185,6 +185,29 @@ import PortReserveProtocol
         #expect(log.entries.contains { $0.message == "keeping the reservations of alpha: \(directory.path)/conf/alpha cannot be read" })
     }
 
+    /// A shared port follows its released owner in and out of the configuration: held again for
+    /// the other service when the released one's file goes, given up again (store copy dropped,
+    /// and the journal says why) when it comes back, since the record says it was released.
+    @Test func aSharedPortFollowsItsReleasedOwnerThroughReloads() throws {
+        let log = LogRecorder()
+        let daemon = makeTestDaemon(in: directory, manager: manager, log: log)
+        try directory.write("conf/lpd", "\(ports[0])/tcp\n")
+        daemon.start()
+        _ = daemon.handle(request(.release(["lpd"])))
+        #expect(canBind(ports[0], .tcp4) && canBind(ports[0], .tcp6))
+        try FileManager.default.removeItem(atPath: directory.path + "/conf/lpd")
+        daemon.reload()
+        #expect(!canBind(ports[0], .tcp4) && !canBind(ports[0], .tcp6))
+        #expect(manager.stored.last?.name == "alpha.\(ports[0]).tcp")
+        manager.messages = []
+        try directory.write("conf/lpd", "\(ports[0])/tcp\n")
+        daemon.reload()
+        #expect(canBind(ports[0], .tcp4) && canBind(ports[0], .tcp6))
+        #expect(manager.storeRemovals == ["alpha.\(ports[0]).tcp"])
+        #expect(log.entries.contains { $0.message == "gave up \(ports[0])/tcp: lpd, which names it too, was released earlier in this boot" })
+        #expect(daemon.table.sockets(of: "alpha").map(\.1) == [.released(by: "lpd", unit: nil), .released(by: "lpd", unit: nil)])
+    }
+
     @Test func reclaimHoldsTheSameServiceAgainAndForgetsTheRelease() throws {
         let daemon = makeDaemon()
         daemon.start()

@@ -377,22 +377,36 @@ extension ReservationEvent {
     }
 }
 
-/// A released service whose file no longer names a shared port gives up its share all the same:
-/// once the service that holds the port goes too, the port is free, not held for nobody.
-@Test func aReleasedServiceThatStopsNamingASharedPortDoesNotKeepItHeld() {
+/// A port named by two services is released when either is, whatever the order of the changes:
+/// a released service that comes to name a held port has it given up, and once its file no longer
+/// names it, the other service holds it again, as a restart would. When that one goes too, the
+/// port is free, not held for nobody.
+@Test func aPortSharedWithAReleasedServiceIsHeldOnlyWhileNoOwnerIsReleased() {
     let port = unusedPorts(1)[0]
     let key = PortKey(port, .tcp)
     let table = ReservationTable(families: [.ipv4])
     _ = table.add(service("cups", [key]))
-    table.addReleased(service("lpd", [key]))
-    #expect(table.update(service("lpd", [])).isEmpty)
-    #expect(table.summary().services == 1)
+    #expect(table.addReleased(service("lpd", [key])) == [.releasedWith(released: "lpd", key)])
+    #expect(canBind(port, .tcp4))
+    #expect(table.status().map(\.state) == [.released(by: "lpd", unit: nil), .released(by: "lpd", unit: nil)])
+    #expect(table.add(service("ipp", [key])).isEmpty)  // a third owner leaves it given up
+    #expect(table.forget("ipp").isEmpty && canBind(port, .tcp4))
+    #expect(table.update(service("lpd", [])).map(\.withoutDescriptors) == [.reserved(service: "cups", key, families: [.ipv4])])
+    #expect(!canBind(port, .tcp4))
+    #expect(table.summary() == ReservationSummary(ports: 1, services: 1, retrying: 0, sockets: 1))
     #expect(table.forget("cups") == [.givenUp(service: "cups", key)])
     #expect(canBind(port, .tcp4))
     #expect(table.summary() == ReservationSummary())
-    // And a port it comes to name is listed for it, released, without being taken.
+    // A port it comes to name is listed for it, released, without being taken.
     let other = PortKey(unusedPorts(1)[0], .udp)
     #expect(table.update(service("lpd", [other])).isEmpty)
     #expect(table.status().map(\.state) == [.released(by: "lpd", unit: nil)])
     #expect(canBind(other.port, .udp4))
+    // And a reclaim of a service that shares a port with a released one leaves that port given up.
+    _ = table.add(service("cups", [other]))
+    #expect(canBind(other.port, .udp4))
+    #expect(table.reclaim("cups")?.isEmpty == true)
+    #expect(table.sockets(of: "cups").map(\.1) == [.released(by: "lpd", unit: nil)])
+    #expect(table.reclaim("lpd")?.map(\.withoutDescriptors) == [.reserved(service: "lpd", other, families: [.ipv4])])
+    #expect(!canBind(other.port, .udp4))
 }
