@@ -414,6 +414,15 @@ final class ReservationTable {
     /// and `.heldAgain` (or `.reserved`, on a first try); on failure the state says why and the next
     /// attempt is scheduled (a first try returns its `.conflict` or `.failed`, a retry nothing).
     private func attempt(_ slot: SocketSlot, for name: String, firstTry: Bool) -> ReservationEvent? {
+        // Only a socket that is waiting is bound: a bind over one held would fail on our own
+        // socket and lose it, and one released stays released.
+        switch reservations[slot.key]?.states[slot.family] {
+        case .held?, .released?:
+            retries[slot] = nil
+            return nil
+        case .conflict?, .failed?, nil:
+            break
+        }
         let previous = retries[slot]
         let attempts = (previous?.attempts ?? 0) + 1
         let now = clock()
@@ -520,6 +529,9 @@ final class ReservationTable {
         var states = FamilyStates()
         var held: [HeldSocket] = []
         for family in families {
+            // A retry still scheduled for this socket (its first owner met a conflict) is this
+            // attempt now: left in place, it would bind again over the socket held here.
+            if !retries.isEmpty { retries[SocketSlot(port, family)] = nil }
             do throws(SystemError) {
                 if heldSocketCount + held.count >= socketLimit {
                     throw SystemError(call: "socket", subject: InternetSockets.describe(port, family), errno: EMFILE)

@@ -201,6 +201,27 @@ extension ReservationEvent {
         return table
     }
 
+    /// A second service that comes to name a port waiting for its retry binds it at once; the
+    /// retry that falls due after must not bind over the held socket (it would fail on our own
+    /// socket, list the port as retrying and lose the descriptor, so no release could free it).
+    @Test func aRetryNeverBindsOverASocketHeldMeanwhile() {
+        let clock = Clock()
+        let port = unusedPorts(1)[0]
+        let key = PortKey(port, .udp)
+        let taken = holdPort(port, .udp4)
+        let table = table(clock, families: [.ipv4])
+        _ = table.add(service("statd", [key]))
+        #expect(table.summary().retrying == 1)
+        close(taken)
+        #expect(table.add(service("nlockmgr", [key])).map(\.withoutDescriptors) == [.reserved(service: "nlockmgr", key, families: [.ipv4])])
+        #expect(table.millisecondsUntilRetry == nil)
+        clock.now += 60_000
+        #expect(table.retryDue() == [])
+        #expect(table.summary() == ReservationSummary(ports: 1, services: 2, retrying: 0, sockets: 1))
+        #expect(table.release("statd") == .released([key]))
+        #expect(canBind(port, .udp4))
+    }
+
     @Test func aConflictIsHeldOnceItsHolderLetsGoAndLoggedOnce() {
         let clock = Clock()
         let port = unusedPorts(1)[0]
