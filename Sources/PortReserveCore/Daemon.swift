@@ -64,8 +64,8 @@ public final class Daemon {
         let families = settings.families ?? (InternetSockets.kernelHasIPv6() ? [.ipv4, .ipv6] : [.ipv4])
         // A socket systemd kept for us is taken back rather than bound: binding would fail, as
         // systemd's copy holds the port.
-        self.table = ReservationTable(families: families) { key, family, _ throws(SystemError) -> CInt in
-            if let fd = store.takeAdopted(SocketSlot(key, family)) { return fd }
+        self.table = ReservationTable(families: families) { key, family, service throws(SystemError) -> CInt in
+            if let fd = store.takeAdopted(SocketSlot(key, family), for: service) { return fd }
             return try InternetSockets.reserve(key, family)
         }
     }

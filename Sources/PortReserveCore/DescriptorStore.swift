@@ -26,16 +26,31 @@ import Glibc
 final class DescriptorStore {
     private let manager: ServiceManaging
     let limit: Int
-    /// Descriptors in systemd's store under each key's name, to keep `storedCount` right.
-    private var counts: [PortKey: Int] = [:]
     private(set) var storedCount = 0
     /// Sockets left out of the store because of `limit`, since the start.
     private(set) var leftOut = 0
-    private var names: [PortKey: String] = [:]
+
+    /// The name the copies of one port and protocol are stored under. The name this daemon
+    /// gives is built again from the service when it is needed (at removal): the service's
+    /// string is the table's, so nothing is allocated per port. Only a name systemd handed back
+    /// that is not the one this daemon would give (another version's) is kept whole.
+    private enum StoredName {
+        case given(service: String)
+        case handedBack(String)
+    }
+
+    /// What systemd's store holds of one port and protocol: its name, and how many copies (one
+    /// per family), to keep `storedCount` right.
+    private struct Stored {
+        var name: StoredName
+        var count: Int32
+    }
+
+    private var stored: [PortKey: Stored] = [:]
     private var adopted: [SocketSlot: (fd: CInt, name: String)] = [:]
     /// Taken back and held again, so already in the store: `store` skips each once, as the
     /// table's events bring it.
-    private var handedBack: Set<CInt> = []
+    private var handedBack: [CInt: SocketSlot] = [:]
     private var removedSinceBarrier = false
 
     init(manager: ServiceManaging, limit: Int) {
@@ -79,7 +94,7 @@ final class DescriptorStore {
             if let duplicate = adopted[slot] {
                 closeDescriptor(duplicate.fd)  // stored twice: keep one
             } else {
-                counts[key, default: 0] += 1
+                stored[key, default: Stored(name: .handedBack(descriptor.name), count: 0)].count += 1
                 storedCount += 1
             }
             adopted[slot] = (descriptor.fd.rawValue, descriptor.name)
@@ -87,12 +102,19 @@ final class DescriptorStore {
         return rejected
     }
 
-    /// The adopted socket for `slot`, if systemd kept one.
-    func takeAdopted(_ slot: SocketSlot) -> CInt? {
+    /// The adopted socket for `slot`, if systemd kept one, taken for `service`.
+    func takeAdopted(_ slot: SocketSlot, for service: String) -> CInt? {
         guard !adopted.isEmpty, let entry = adopted.removeValue(forKey: slot) else { return nil }
-        names[slot.key] = entry.name
-        handedBack.insert(entry.fd)
+        stored[slot.key]?.name = entry.name == Self.name(for: slot.key, service: service) ? .given(service: service) : .handedBack(entry.name)
+        handedBack[entry.fd] = slot
         return entry.fd
+    }
+
+    private static func name(of stored: Stored, _ key: PortKey) -> String {
+        switch stored.name {
+        case .given(let service): name(for: key, service: service)
+        case .handedBack(let name): name
+        }
     }
 
     /// Puts the newly bound sockets of `key` in the store (those systemd handed back are there
@@ -100,42 +122,56 @@ final class DescriptorStore {
     /// drop it at once.
     func store(_ fds: [CInt], _ key: PortKey, service: String) {
         guard manager.isListening else { return }
-        let fresh = handedBack.isEmpty ? fds : fds.filter { handedBack.remove($0) == nil }
+        let fresh = handedBack.isEmpty ? fds : fds.filter { handedBack.removeValue(forKey: $0) == nil }
         guard !fresh.isEmpty else { return }
         guard storedCount + fresh.count <= limit else {
             leftOut += fresh.count
             return
         }
         storedCount += fresh.count
-        counts[key, default: 0] += fresh.count
-        let name = names[key] ?? Self.name(for: key, service: service)
-        names[key] = name
-        manager.notify([.fdStore(name: name, poll: false)], descriptors: fresh)
+        if stored[key] == nil { stored[key] = Stored(name: .given(service: service), count: 0) }
+        let index = stored.index(forKey: key)!
+        stored.values[index].count += Int32(fresh.count)
+        manager.notify([.fdStore(name: Self.name(of: stored.values[index], key), poll: false)], descriptors: fresh)
     }
 
     /// Drops a closed port's copies from the store.
     func remove(_ key: PortKey) {
-        guard let name = names.removeValue(forKey: key) else { return }
-        storedCount -= counts.removeValue(forKey: key) ?? 0
-        manager.notify([.fdStoreRemove(name: name)])
+        guard let entry = stored.removeValue(forKey: key) else { return }
+        storedCount -= Int(entry.count)
+        manager.notify([.fdStoreRemove(name: Self.name(of: entry, key))])
         removedSinceBarrier = true
     }
 
     /// Closes what systemd handed back but nothing claimed (a service released or no longer
     /// configured), and drops it from the store. Returns the slots, for the log.
+    /// A name dropped this way drops every copy under it: the claimed sockets that shared it
+    /// (the other family of a port) are stored again as new, when the table's events bring them.
     func discardUnclaimed() -> [SocketSlot] {
         let unclaimed = adopted
         adopted = [:]
         var dropped = Set<String>()
         for (slot, entry) in unclaimed {
             closeDescriptor(entry.fd)
-            storedCount -= 1
-            counts[slot.key, default: 1] -= 1
-            if counts[slot.key] == 0 { counts[slot.key] = nil }
+            uncount(slot.key)
             if dropped.insert(entry.name).inserted { manager.notify([.fdStoreRemove(name: entry.name)]) }
             removedSinceBarrier = true
         }
+        if !dropped.isEmpty {
+            for (fd, slot) in handedBack {
+                guard let entry = stored[slot.key], dropped.contains(Self.name(of: entry, slot.key)) else { continue }
+                handedBack[fd] = nil
+                uncount(slot.key)
+            }
+        }
         return unclaimed.keys.sorted { ($0.key, $0.family) < ($1.key, $1.family) }
+    }
+
+    private func uncount(_ key: PortKey) {
+        storedCount -= 1
+        guard let index = stored.index(forKey: key) else { return }
+        stored.values[index].count -= 1
+        if stored.values[index].count <= 0 { stored.remove(at: index) }
     }
 
     /// Waits until systemd has really closed the copies removed since the last call, so that a

@@ -110,6 +110,48 @@ import PortReserveProtocol
         #expect(released == ["old%3Aname.\(ports[0]).tcp"])
     }
 
+    /// A port's two families travel under one name. When only one is taken back (the daemon now
+    /// reserves IPv4 only), dropping the other's copy by name drops both: the one taken back is
+    /// stored again, so the next restart still finds it.
+    @Test func aCopyDroppedByNameWithItsOtherFamilyIsStoredAgain() throws {
+        let store = StoreKeepingServiceManager()
+        let key = PortKey(ports[0], .tcp)
+        let four = try InternetSockets.reserve(key, .ipv4)
+        let six = try InternetSockets.reserve(key, .ipv6)
+        store.notify([.fdStore(name: "alpha.\(ports[0]).tcp", poll: false)], descriptors: [four, six])
+        close(four)
+        close(six)
+        let daemon = makeTestDaemon(in: directory, manager: store, families: [.ipv4])
+        daemon.start(adopting: store.handOver())
+        #expect(canBind(ports[0], .tcp6))
+        #expect(!canBind(ports[0], .tcp4))
+        #expect(store.storedSlots.filter { $0.key == key } == [SocketSlot(key, .ipv4)])
+        daemon.stop(reason: "test")
+        #expect(!canBind(ports[0], .tcp4))  // the store's copy
+        store.empty()
+        #expect(canBind(ports[0], .tcp4))
+    }
+
+    /// The name a port is stored under is kept as systemd gave it back when it is not the one this
+    /// daemon would give, and the release drops it under that name.
+    @Test func aNameHandedBackIsRemovedUnderThatName() throws {
+        let store = StoreKeepingServiceManager()
+        let key = PortKey(ports[0], .tcp)
+        let four = try InternetSockets.reserve(key, .ipv4)
+        let six = try InternetSockets.reserve(key, .ipv6)
+        store.notify([.fdStore(name: "old-version.\(ports[0]).tcp", poll: false)], descriptors: [four, six])
+        close(four)
+        close(six)
+        let daemon = makeTestDaemon(in: directory, manager: store)
+        daemon.start(adopting: store.handOver())
+        #expect(store.store.map(\.name).sorted() == ["beta.\(ports[1]).udp", "beta.\(ports[1]).udp", "old-version.\(ports[0]).tcp", "old-version.\(ports[0]).tcp"])
+        _ = daemon.handle(request(.release(["alpha"])))
+        #expect(canBind(ports[0], .tcp4) && canBind(ports[0], .tcp6))
+        #expect(store.store.map(\.name) == ["beta.\(ports[1]).udp", "beta.\(ports[1]).udp"])
+        daemon.stop(reason: "test")
+        store.empty()
+    }
+
     @Test func storeNamesRoundTripAndEscapeWhatSystemdRefuses() {
         let key = PortKey(631, .udp)
         #expect(DescriptorStore.name(for: key, service: "cups") == "cups.631.udp")

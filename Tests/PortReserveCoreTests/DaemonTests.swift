@@ -10,11 +10,12 @@ import PortReserveProtocol
 
 /// A daemon on `directory/conf`, recording into `manager`, with its record in `directory`.
 func makeTestDaemon(in directory: TemporaryDirectory, manager: ServiceManaging,
-                    log: LogRecorder? = nil, storeLimit: Int = DaemonSettings.defaultDescriptorStoreLimit) -> Daemon {
+                    log: LogRecorder? = nil, storeLimit: Int = DaemonSettings.defaultDescriptorStoreLimit,
+                    families: [AddressFamily] = [.ipv4, .ipv6]) -> Daemon {
     Daemon(
         settings: DaemonSettings(
             configuration: ConfigurationLoader(directories: [directory.path + "/conf"], servicesDatabase: testDatabase),
-            state: StateDirectory(path: directory.path + "/state"), families: [.ipv4, .ipv6],
+            state: StateDirectory(path: directory.path + "/state"), families: families,
             descriptorStoreLimit: storeLimit),
         serviceManager: manager, logger: Logger(label: "test") { _ in
             log.map { RecordingLogHandler(recorder: $0) as LogHandler } ?? SwiftLogNoOpLogHandler()
