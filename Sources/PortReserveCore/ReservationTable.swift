@@ -180,7 +180,7 @@ final class ReservationTable {
         var ports: PortList
         var released: Bool
         /// How many held ports it has a share in, for the count of services in the STATUS= line.
-        /// Here rather than in a table of its own: the services table's buckets had room for it.
+        /// Here rather than in a table of its own: a Service had room for it in its 16 bytes.
         var heldPorts: Int32 = 0
     }
 
@@ -193,10 +193,8 @@ final class ReservationTable {
     /// process really runs out and cannot even talk to systemd.
     var socketLimit = Int.max
     private var reservations: [PortKey: Reservation] = [:]
-    private var services: [String: Service] = [:]
-    /// The configured names in order, kept until a name comes or goes (`add`, `addReleased`,
-    /// `forget` clear it): status is published after every batch of requests and walks them all.
-    private var sortedNames: [String]?
+    /// In name order: status is published after every batch of requests and walks them all.
+    private var services = SortedByName<Service>()
 
     /// A socket not held, waiting for its next bind attempt.
     private struct Retry {
@@ -231,18 +229,13 @@ final class ReservationTable {
 
     deinit { closeAll() }
 
-    /// The configured service names.
-    var serviceNames: [String] {
-        if let sortedNames { return sortedNames }
-        let names = services.keys.sorted()
-        sortedNames = names
-        return names
-    }
+    /// The configured service names, in order.
+    var serviceNames: [String] { services.names }
 
     /// Makes room for `services` more services and `ports` more ports, so that a start-up of
     /// thousands of entries does not grow (and re-hash) the tables a dozen times.
     func reserveCapacity(services: Int, ports: Int) {
-        self.services.reserveCapacity(self.services.count + services)
+        self.services.reserveCapacity(services)
         reservations.reserveCapacity(reservations.count + ports)
     }
 
@@ -252,7 +245,6 @@ final class ReservationTable {
     /// Binds every port of `service` that no other service holds yet, and shares those that one does.
     func add(_ service: ServiceConfiguration) -> [ReservationEvent] {
         services[service.name] = Service(ports: PortList(service.ports), released: false)
-        sortedNames = nil
         // One owners array for all of the service's ports: they share its storage until a second
         // owner joins one of them, instead of allocating one each (64 bytes a port).
         let owners = [service.name]
@@ -268,7 +260,6 @@ final class ReservationTable {
     @discardableResult
     func addReleased(_ service: ServiceConfiguration) -> [ReservationEvent] {
         services[service.name] = Service(ports: PortList(service.ports), released: true)
-        sortedNames = nil
         return service.ports.compactMap { join($0, released: service.name) }
     }
 
@@ -324,17 +315,16 @@ final class ReservationTable {
         // Dropped while still in the table, so that its held ports are counted out.
         let events = service.ports.flatMap { drop($0, from: name) }
         services[name] = nil
-        sortedNames = nil
         return events
     }
 
     /// Closes every socket of `name`, and stops trying to bind those it could not hold. Costs the
     /// service's own ports, not the size of the table. `unit` is the requester's, for status.
     func release(_ name: String, unit: String? = nil) -> ReleaseResult {
-        guard let service = services.index(forKey: name) else { return .unknown }
-        services.values[service].released = true
+        guard let service = services.index(of: name) else { return .unknown }
+        services[at: service].released = true
         var closed: [PortKey] = []
-        for port in services.values[service].ports {
+        for port in services[at: service].ports {
             updateIfPresent(port) { reservation in
                 if reservation.isHeld { closed.append(port) }
                 for (family, state) in reservation.states {
@@ -356,10 +346,10 @@ final class ReservationTable {
     /// stored copy would make the bind fail); only the sockets not held are bound, now, and those
     /// that fail are tried again later.
     func reclaim(_ name: String) -> [ReservationEvent]? {
-        guard let service = services.index(forKey: name) else { return nil }
-        services.values[service].released = false
+        guard let service = services.index(of: name) else { return nil }
+        services[at: service].released = false
         var events: [ReservationEvent] = []
-        for port in services.values[service].ports {
+        for port in services[at: service].ports {
             // Nothing of it held: bound afresh, all families in one go (one store message).
             guard let reservation = reservations[port], reservation.isHeld else {
                 for family in families { retries[SocketSlot(port, family)] = nil }
@@ -472,8 +462,8 @@ final class ReservationTable {
     func status() -> [StatusRow] {
         var rows: [StatusRow] = []
         rows.reserveCapacity(reservations.count * families.count)
-        for name in serviceNames {
-            guard let service = services[name] else { continue }
+        for index in services.indices {
+            let name = services.names[index], service = services[at: index]
             for port in service.ports {
                 guard let reservation = reservations[port], reservation.owners.contains(name) else { continue }
                 // Most ports have one owner and no retry: no array and no lookup for them, as
@@ -509,7 +499,7 @@ final class ReservationTable {
         heldSocketCount = 0
         heldPortCount = 0
         servicesHoldingPorts = 0
-        for index in services.indices { services.values[index].heldPorts = 0 }
+        for index in services.indices { services[at: index].heldPorts = 0 }
     }
 
     /// `name` (not released) takes a share in `port`: shared when it is held, left given up when
@@ -619,10 +609,10 @@ final class ReservationTable {
     }
 
     private func countHeldPort(of owner: String, by change: Int32) {
-        guard let index = services.index(forKey: owner) else { return }
-        let before = services.values[index].heldPorts
+        guard let index = services.index(of: owner) else { return }
+        let before = services[at: index].heldPorts
         let after = before + change
-        services.values[index].heldPorts = after
+        services[at: index].heldPorts = after
         servicesHoldingPorts += (after > 0 ? 1 : 0) - (before > 0 ? 1 : 0)
     }
 

@@ -431,3 +431,25 @@ extension ReservationEvent {
     #expect(table.reclaim("lpd")?.map(\.withoutDescriptors) == [.reserved(service: "lpd", other, families: [.ipv4])])
     #expect(!canBind(other.port, .udp4))
 }
+
+/// Records by name stay sorted and findable whatever the order they come and go in, as a
+/// dictionary with sorted keys would be.
+@Test func sortedByNameAgreesWithADictionary() {
+    var random = SystemRandomNumberGenerator()
+    var table = SortedByName<Int>()
+    var model: [String: Int] = [:]
+    for step in 0..<2_000 {
+        let name = "s\(Int.random(in: 0..<60, using: &random))"
+        let value: Int? = Int.random(in: 0..<4, using: &random) == 0 ? nil : step
+        table[name] = value
+        model[name] = value
+        #expect(table.names == model.keys.sorted())
+        #expect(table[name] == model[name])
+        if let index = table.index(of: name) {
+            table[at: index] += 1
+            model[name]! += 1
+        }
+    }
+    #expect(table.names.map { table[$0]! } == model.keys.sorted().map { model[$0]! })
+    #expect(table.index(of: "absent") == nil && table.index(of: "") == nil && table.index(of: "zzz") == nil)
+}
