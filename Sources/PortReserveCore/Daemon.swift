@@ -76,6 +76,15 @@ public final class Daemon {
     /// long start-up must not wait for it).
     @discardableResult
     public func start(adopting stored: [ListenedDescriptor] = [], interrupted: () -> Bool = { false }) -> Bool {
+        let started = reserveEverything(adopting: stored, interrupted: interrupted)
+        // The heap pages of the start-up's transient work (the configuration, the files' bytes,
+        // the events, the journal entries) would otherwise stay resident for the whole boot:
+        // given back here, once all of it is out of scope (benchmarks/README.md).
+        returnFreedHeapMemory()
+        return started
+    }
+
+    private func reserveEverything(adopting stored: [ListenedDescriptor], interrupted: () -> Bool) -> Bool {
         if !table.families.contains(.ipv6) && settings.families == nil {
             logger.notice("this kernel has no IPv6: reserving IPv4 ports only")
         }
@@ -127,9 +136,6 @@ public final class Daemon {
                         JournalFieldName.services: "\(summary.services)", JournalFieldName.sockets: "\(summary.sockets)",
                         JournalFieldName.retrying: "\(summary.retrying)",
                     ])
-        // The heap pages of the start-up's transient work (the files' bytes, the journal entries,
-        // the status text) would otherwise stay resident for the whole boot: benchmarks/README.md.
-        returnFreedHeapMemory()
         return true
     }
 
@@ -140,6 +146,12 @@ public final class Daemon {
     /// was read: the caller is stopping.
     @discardableResult
     public func reload(interrupted: () -> Bool = { false }) -> Bool {
+        let reloaded = reloadConfiguration(interrupted: interrupted)
+        returnFreedHeapMemory()  // as after start-up
+        return reloaded
+    }
+
+    private func reloadConfiguration(interrupted: () -> Bool) -> Bool {
         serviceManager.notify([ServiceManager.reloading()])
         guard let configuration = loadConfiguration(interrupted: interrupted) else {
             logger.notice("reload abandoned while the configuration was read: asked to stop; no reservation changed")
@@ -179,7 +191,6 @@ public final class Daemon {
         logger.info("reloaded: \(statusText)", metadata: [JournalFieldName.messageID: "\(MessageID.ready)"])
         publishStatus()
         serviceManager.notify([.ready, .status(statusText)])
-        returnFreedHeapMemory()  // as after start-up
         return true
     }
 
