@@ -67,7 +67,7 @@ extension ReservationEvent {
         let rows = table.status()
         #expect(rows.map(\.service) == ["a", "a", "b"])
         #expect(rows[1].sharedWith == ["b"])
-        // a's two ports began with one owners array: b joining one of them leaves the other alone.
+        // b joining one of a's ports leaves the other alone.
         #expect(rows[0].sharedWith == [])
         #expect(rows[1].state == .released(by: "b", unit: "b.service"))
     }
@@ -350,7 +350,8 @@ extension ReservationEvent {
 @Test func aSocketsStateIsAPointerOrADescriptor() {
     #expect(MemoryLayout<SocketState>.size <= 9, "\(MemoryLayout<SocketState>.size)")
     #expect(MemoryLayout<FamilyStates>.stride <= 32, "\(MemoryLayout<FamilyStates>.stride)")
-    #expect(MemoryLayout<ReservationTable.Reservation>.stride <= 32, "\(MemoryLayout<ReservationTable.Reservation>.stride)")
+    #expect(MemoryLayout<ReservationTable.Reservation>.stride <= 48, "\(MemoryLayout<ReservationTable.Reservation>.stride)")
+    #expect(MemoryLayout<PortOwners>.stride <= 24, "\(MemoryLayout<PortOwners>.stride)")
 }
 
 /// A service's ports read back as configured, whether inline (up to two) or in an array, and the
@@ -452,4 +453,17 @@ extension ReservationEvent {
     }
     #expect(table.names.map { table[$0]! } == model.keys.sorted().map { model[$0]! })
     #expect(table.index(of: "absent") == nil && table.index(of: "") == nil && table.index(of: "zzz") == nil)
+}
+
+/// A port's owners read back in the order they came, one inline and the others after it.
+@Test func portOwnersKeepTheirOrder() {
+    var owners = PortOwners()
+    #expect(owners.isEmpty && owners.first == nil)
+    owners.append("cups")
+    #expect(Array(owners) == ["cups"])
+    owners.append("lpd")
+    owners.append("ipp")
+    #expect(Array(owners) == ["cups", "lpd", "ipp"] && owners.count == 3)
+    #expect(PortOwners(owners.filter { $0 != "cups" }) == PortOwners(["lpd", "ipp"]))
+    #expect(PortOwners(["a"]) != PortOwners(["a", "b"]))
 }
