@@ -203,7 +203,8 @@ struct Reclaim: ParsableCommand {
     var timeout: Double = Defaults.releaseTimeoutSeconds
 
     @Option(help: ArgumentHelp("Wait up to this many seconds for the daemon's retries to hold every socket.",
-                               discussion: "A TCP port whose last connections are in TIME_WAIT is free again within a minute.",
+                               discussion: "A TCP port whose last connections are in TIME_WAIT is free again within a minute. "
+                                   + "A socket released for another service that names the same port is not waited for.",
                                valueName: "seconds"))
     var wait: Double = 0
 
@@ -232,8 +233,11 @@ struct Reclaim: ParsableCommand {
             }
             let unknown = results.filter { $0.1 == .unknown }.map(\.0)
             // Asking again is harmless (what is held stays held) and makes the daemon try at once.
+            // Only a socket the daemon is retrying can come: one released for another service
+            // that shares its port stays released, however long the wait.
             let remaining = deadline - monotonicSeconds()
-            if !notHeld.isEmpty && unknown.isEmpty && remaining > 0 {
+            let retrying = notHeld.contains { $0.1.retryInSeconds != nil }
+            if retrying && !notHeld.isEmpty && unknown.isEmpty && remaining > 0 {
                 let soonest = notHeld.compactMap(\.1.retryInSeconds).min().map(Double.init) ?? 1
                 sleepSeconds(min(remaining, max(0.25, min(soonest, 1))))
                 continue

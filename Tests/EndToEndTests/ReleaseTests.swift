@@ -181,6 +181,21 @@ import TestSupport
         #expect(!canBind(port, .tcp4) && !canBind(port, .tcp6))
     }
 
+    /// A port shared with a released service stays released when the other is reclaimed: the
+    /// reclaim says so at once and asks only once, since no retry can hold it, whatever --wait says.
+    @Test func aReclaimOfAPortReleasedForAnotherServiceDoesNotWaitForIt() throws {
+        let port = unusedPorts(1)[0]
+        let daemon = try RunningDaemon(["cups": "\(port)/tcp\n", "lpd": "\(port)/tcp\n"])
+        try daemon.waitUntilReady()
+        #expect(try daemon.portrelease(["lpd"]).status == 0)
+        let result = try run(product("portreserve-cli"), ["reclaim", "--socket", daemon.socketPath, "--wait", "5", "cups"])
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("portreserve reclaim: cups: 0.0.0.0:\(port)/tcp is not held (released for another service)"),
+                "\(result.standardError)")
+        #expect(eventually { daemon.log.components(separatedBy: "reclaimed cups for").count == 2 }, "\(daemon.log)")
+        #expect(isFree(port))
+    }
+
     /// `systemctl reload` runs `portreserve reload`: when it returns, the new configuration is in
     /// force (a SIGHUP returns before the daemon has read anything).
     @Test func reloadReturnsOnceTheNewConfigurationIsInForce() throws {
