@@ -173,6 +173,25 @@ s=$(state 48300)
 if grep -qx guarded /run/portreserve/state/released; then expected=$ALL_FREE; else expected=$ALL_HELD; fi
 check crash-in-flight-consistent "$s (recorded: $(grep -cx guarded /run/portreserve/state/released))" test "$s" = "$expected"
 
+# A port named by two files is released when either service is, and stays released through a
+# restart (the record of releases is read back at start), until the released one is reclaimed.
+printf '48850\n' > /etc/portreserve/shareone
+printf '48850\n' > /etc/portreserve/sharetwo
+systemctl reload portreserve.service
+s=$(state 48850); check shared-held "$s" test "$s" = "$ALL_HELD"
+/usr/sbin/portrelease shareone
+s=$(state 48850); check shared-released-by-either "$s" test "$s" = "$ALL_FREE"
+systemctl restart portreserve.service
+s=$(state 48850); check shared-stays-released-after-restart "$s" test "$s" = "$ALL_FREE"
+out=$(/usr/sbin/portreserve reclaim sharetwo 2>&1); code=$?
+check shared-reclaim-of-the-other-says-why "exit $code: $out" \
+    test "$code" -eq 1 -a -n "$(grep -F 'released for another service' <<< "$out")"
+/usr/sbin/portreserve reclaim shareone >/dev/null 2>&1
+s=$(state 48850); check shared-held-once-reclaimed "$s" test "$s" = "$ALL_HELD"
+rm -f /etc/portreserve/shareone /etc/portreserve/sharetwo
+systemctl reload portreserve.service
+s=$(state 48850); check shared-free-once-unconfigured "$s" test "$s" = "$ALL_FREE"
+
 # 6. Everything released: the daemon stays (a late release costs no start-up and no start of
 # systemd's rate limit) and answers at once; stopped, the socket stays and status says why.
 /usr/sbin/portrelease alpha beta rpcres guarded
