@@ -110,17 +110,21 @@ import PortReserveProtocol
         #expect(released == ["old%3Aname.\(ports[0]).tcp"])
     }
 
+    /// A store that holds both families of `key` under `name`, as a daemon before left them.
+    func storeHolding(_ key: PortKey, as name: String) throws -> StoreKeepingServiceManager {
+        let store = StoreKeepingServiceManager()
+        let sockets = [try InternetSockets.reserve(key, .ipv4), try InternetSockets.reserve(key, .ipv6)]
+        store.notify([.fdStore(name: name, poll: false)], descriptors: sockets)
+        for fd in sockets { close(fd) }
+        return store
+    }
+
     /// A port's two families travel under one name. When only one is taken back (the daemon now
     /// reserves IPv4 only), dropping the other's copy by name drops both: the one taken back is
     /// stored again, so the next restart still finds it.
     @Test func aCopyDroppedByNameWithItsOtherFamilyIsStoredAgain() throws {
-        let store = StoreKeepingServiceManager()
         let key = PortKey(ports[0], .tcp)
-        let four = try InternetSockets.reserve(key, .ipv4)
-        let six = try InternetSockets.reserve(key, .ipv6)
-        store.notify([.fdStore(name: "alpha.\(ports[0]).tcp", poll: false)], descriptors: [four, six])
-        close(four)
-        close(six)
+        let store = try storeHolding(key, as: "alpha.\(ports[0]).tcp")
         let daemon = makeTestDaemon(in: directory, manager: store, families: [.ipv4])
         daemon.start(adopting: store.handOver())
         #expect(canBind(ports[0], .tcp6))
@@ -135,13 +139,7 @@ import PortReserveProtocol
     /// The name a port is stored under is kept as systemd gave it back when it is not the one this
     /// daemon would give, and the release drops it under that name.
     @Test func aNameHandedBackIsRemovedUnderThatName() throws {
-        let store = StoreKeepingServiceManager()
-        let key = PortKey(ports[0], .tcp)
-        let four = try InternetSockets.reserve(key, .ipv4)
-        let six = try InternetSockets.reserve(key, .ipv6)
-        store.notify([.fdStore(name: "old-version.\(ports[0]).tcp", poll: false)], descriptors: [four, six])
-        close(four)
-        close(six)
+        let store = try storeHolding(PortKey(ports[0], .tcp), as: "old-version.\(ports[0]).tcp")
         let daemon = makeTestDaemon(in: directory, manager: store)
         daemon.start(adopting: store.handOver())
         #expect(store.store.map(\.name).sorted() == ["beta.\(ports[1]).udp", "beta.\(ports[1]).udp", "old-version.\(ports[0]).tcp", "old-version.\(ports[0]).tcp"])
