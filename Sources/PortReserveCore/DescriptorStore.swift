@@ -59,17 +59,26 @@ final class DescriptorStore {
     }
 
     static func name(for key: PortKey, service: String) -> String {
+        let suffix = ".\(key.port).\(key.transport.rawValue)"
+        // Built again at every removal: a name with nothing to escape is joined as it is.
+        if service.utf8.count <= 255 - suffix.utf8.count && !service.utf8.contains(where: needsEscape) {
+            return service + suffix
+        }
         var escaped = ""
         for byte in service.utf8 {
-            if byte < 0x21 || byte >= 0x7F || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "%") {
+            if needsEscape(byte) {
                 let hex = String(byte, radix: 16, uppercase: true)
                 escaped += "%" + (hex.count == 1 ? "0" + hex : hex)
             } else {
                 escaped.unicodeScalars.append(Unicode.Scalar(byte))
             }
         }
-        let suffix = ".\(key.port).\(key.transport.rawValue)"
         return String(escaped.prefix(255 - suffix.count)) + suffix
+    }
+
+    /// What systemd refuses in a name (`:`, controls, non-ASCII), and the escape character itself.
+    private static func needsEscape(_ byte: UInt8) -> Bool {
+        byte < 0x21 || byte >= 0x7F || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "%")
     }
 
     static func key(named name: String) -> PortKey? {
