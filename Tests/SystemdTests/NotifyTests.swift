@@ -45,6 +45,15 @@ final class NotifyTests {
         #expect(text(try nextMessage()) == "STATUS=two lines")
     }
 
+    /// Every line break Unicode knows is folded, ASCII or not; a line without one is kept as it is.
+    @Test(arguments: ["\n", "\r", "\r\n", "\u{0B}", "\u{0C}", "\u{85}", "\u{2028}", "\u{2029}"])
+    func everyKindOfLineBreakIsFolded(lineBreak: String) {
+        #expect(NotifyMessage.singleLine("a\(lineBreak)b") == "a b")
+        #expect(NotifyMessage.singleLine("é\(lineBreak)b") == "é b")
+        #expect(NotifyMessage.singleLine("Holding 4 sockets on 2 ports, 0 retrying") == "Holding 4 sockets on 2 ports, 0 retrying")
+        #expect(NotifyMessage.singleLine("tab\tkept, é kept") == "tab\tkept, é kept")
+    }
+
     @Test func reloadingCarriesTheMonotonicClock() throws {
         var before = timespec()
         clock_gettime(CLOCK_MONOTONIC, &before)
