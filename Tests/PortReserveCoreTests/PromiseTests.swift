@@ -101,8 +101,13 @@ final class StoreKeepingServiceManager: ServiceManaging {
         /// The descriptor store's limit (--fd-store-max): past it sockets are held but not stored.
         let storeLimit: Int
 
-        init(keys: [PortKey], storeLimit: Int = DaemonSettings.defaultDescriptorStoreLimit) throws {
+        /// The most sockets the table may hold once started, as if the process ran short of
+        /// descriptors: past it a bind fails as EMFILE would, and is retried.
+        let socketLimit: Int?
+
+        init(keys: [PortKey], storeLimit: Int = DaemonSettings.defaultDescriptorStoreLimit, socketLimit: Int? = nil) throws {
             self.storeLimit = storeLimit
+            self.socketLimit = socketLimit
             directory = try TemporaryDirectory("promise")
             self.keys = keys
             try FileManager.default.createDirectory(atPath: directory.path + "/conf", withIntermediateDirectories: true)
@@ -207,6 +212,7 @@ final class StoreKeepingServiceManager: ServiceManaging {
             let clock = clock
             daemon.table.clock = { clock.now }
             daemon.start(adopting: manager.handOver())
+            if let socketLimit { daemon.table.socketLimit = socketLimit }
             // The same, but for sockets that were waiting for a retry: the new daemon tries them at once.
             let after = heldSlots()
             #expect(before.isSubset(of: after) && after.subtracting(before).isSubset(of: waiting),
@@ -221,16 +227,19 @@ final class StoreKeepingServiceManager: ServiceManaging {
         }
     }
 
-    /// Rounds 0-11 with the default store limit, 12-15 with a limit of 3 sockets.
-    @Test(arguments: 0..<16) func randomSequencesKeepThePromise(round: Int) throws {
+    /// Rounds 0-11 with the default store limit, 12-15 with a limit of 3 sockets, 16-19 with the
+    /// table limited to 4 sockets once started (the process short of descriptors).
+    @Test(arguments: 0..<20) func randomSequencesKeepThePromise(round: Int) throws {
         let numbers = unusedPorts(2)
         let keys = numbers.flatMap { [PortKey($0, .tcp), PortKey($0, .udp)] }
-        var run = try Run(keys: keys, storeLimit: round >= 12 ? 3 : DaemonSettings.defaultDescriptorStoreLimit)
+        var run = try Run(keys: keys, storeLimit: (12..<16).contains(round) ? 3 : DaemonSettings.defaultDescriptorStoreLimit,
+                          socketLimit: round >= 16 ? 4 : nil)
         var random = SystemRandomNumberGenerator()
         func somePorts() -> [PortKey] { Array(keys.shuffled(using: &random).prefix(Int.random(in: 0...3, using: &random))) }
         for name in Self.names where Bool.random(using: &random) { try run.write(name, somePorts()) }
         run.steps.append("start with \(run.configured.mapValues { $0.map(\.description) })")
         run.daemon.start()
+        if let socketLimit = run.socketLimit { run.daemon.table.socketLimit = socketLimit }
         run.check()
         for _ in 0..<80 {
             let name = Self.names.randomElement(using: &random)!
