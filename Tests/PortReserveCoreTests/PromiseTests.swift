@@ -112,8 +112,14 @@ final class StoreKeepingServiceManager: ServiceManaging {
             self.keys = keys
             try FileManager.default.createDirectory(atPath: directory.path + "/conf", withIntermediateDirectories: true)
             daemon = makeTestDaemon(in: directory, manager: manager, storeLimit: storeLimit)
-            let clock = clock
-            daemon.table.clock = { clock.now }
+            daemon.table.clock = { [clock] in clock.now }
+        }
+
+        /// Starts the daemon on what the store holds, then limits its table as `socketLimit` says
+        /// (start-up sets the limit from the process's own).
+        func start() {
+            daemon.start(adopting: manager.handOver())
+            if let socketLimit { daemon.table.socketLimit = socketLimit }
         }
 
         static func probe(_ slot: SocketSlot) -> Probe {
@@ -209,10 +215,8 @@ final class StoreKeepingServiceManager: ServiceManaging {
                 #expect(!canBind(slot.key.port, Self.probe(slot)), "\(slot) was free between two daemons after: \(steps.joined(separator: "; "))")
             }
             daemon = makeTestDaemon(in: directory, manager: manager, storeLimit: storeLimit)
-            let clock = clock
-            daemon.table.clock = { clock.now }
-            daemon.start(adopting: manager.handOver())
-            if let socketLimit { daemon.table.socketLimit = socketLimit }
+            daemon.table.clock = { [clock] in clock.now }
+            start()
             // The same, but for sockets that were waiting for a retry: the new daemon tries them at once.
             let after = heldSlots()
             #expect(before.isSubset(of: after) && after.subtracting(before).isSubset(of: waiting),
@@ -238,8 +242,7 @@ final class StoreKeepingServiceManager: ServiceManaging {
         func somePorts() -> [PortKey] { Array(keys.shuffled(using: &random).prefix(Int.random(in: 0...3, using: &random))) }
         for name in Self.names where Bool.random(using: &random) { try run.write(name, somePorts()) }
         run.steps.append("start with \(run.configured.mapValues { $0.map(\.description) })")
-        run.daemon.start()
-        if let socketLimit = run.socketLimit { run.daemon.table.socketLimit = socketLimit }
+        run.start()
         run.check()
         for _ in 0..<80 {
             let name = Self.names.randomElement(using: &random)!
@@ -290,7 +293,7 @@ extension PromiseTests {
         let key = PortKey(numbers[0], .udp)
         var run = try Run(keys: [key])
         try run.write("alpha", [])
-        run.daemon.start()
+        run.start()
         run.others[SocketSlot(key, .ipv4)] = holdPort(key.port, .udp4)
         run.others[SocketSlot(key, .ipv6)] = holdPort(key.port, .udp6)
         try run.write("alpha", [key]); run.daemon.reload(); run.check()
