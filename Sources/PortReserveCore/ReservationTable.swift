@@ -268,18 +268,28 @@ final class ReservationTable {
         var closed = false
         update(port) { reservation in
             if !reservation.owners.contains(name) { reservation.owners.append(name) }
-            for family in families {
-                if case .released? = reservation.states[family] { continue }
-                if case .held(let fd)? = reservation.states[family] {
-                    closeDescriptor(fd)
-                    closed = true
-                    reservation.since = Self.now()
-                }
-                if !retries.isEmpty { retries[SocketSlot(port, family)] = nil }
-                reservation.states[family] = .released(by: name, unit: nil)
-            }
+            closed = giveUp(&reservation, of: port, releasedBy: name, unit: nil)
         }
         return closed ? .releasedWith(released: name, port) : nil
+    }
+
+    /// Gives `port` up for the released service `name` (asked from `unit`): its sockets closed,
+    /// its retries stopped, every family listed as released. Returns whether a socket was closed.
+    /// The one way a port that is still configured is given up: by a release, or by a released
+    /// service that comes to name it.
+    private func giveUp(_ reservation: inout Reservation, of port: PortKey, releasedBy name: String, unit: String?) -> Bool {
+        var closed = false
+        for family in families {
+            if case .released? = reservation.states[family] { continue }
+            if case .held(let fd)? = reservation.states[family] {
+                closeDescriptor(fd)
+                closed = true
+                reservation.since = Self.now()
+            }
+            if !retries.isEmpty { retries[SocketSlot(port, family)] = nil }
+            reservation.states[family] = .released(by: name, unit: unit)
+        }
+        return closed
     }
 
     /// The first owner of `reservation` that is released: while there is one, the port stays given up.
@@ -325,16 +335,7 @@ final class ReservationTable {
         var closed: [PortKey] = []
         for port in services[at: service].ports {
             updateIfPresent(port) { reservation in
-                if reservation.isHeld { closed.append(port) }
-                for (family, state) in reservation.states {
-                    if case .released = state { continue }
-                    if case .held(let fd) = state {
-                        closeDescriptor(fd)
-                        reservation.since = Self.now()
-                    }
-                    if !retries.isEmpty { retries[SocketSlot(port, family)] = nil }
-                    reservation.states[family] = .released(by: name, unit: unit)
-                }
+                if giveUp(&reservation, of: port, releasedBy: name, unit: unit) { closed.append(port) }
             }
         }
         return closed.isEmpty ? .alreadyReleased : .released(closed)
@@ -557,8 +558,8 @@ final class ReservationTable {
         let owners = PortOwners(reservation.owners.lazy.filter { $0 != name })
         if !owners.isEmpty {
             update(port) { $0.owners = owners }
-            let now = reservations[port]!
-            if !now.isHeld && now.retriedCount == 0 && releasedOwner(of: now) == nil {
+            let left = reservations[port]!
+            if !left.isHeld && left.retriedCount == 0 && releasedOwner(of: left) == nil {
                 return take(port, for: owners[0])
             }
             return []
